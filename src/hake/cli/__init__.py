@@ -1,0 +1,28 @@
+"""The ``hake`` command line.
+
+Each topic lives in its own module that adds commands to the shared groups of
+:mod:`hake.cli.apps`; importing it here registers them. Heavy imports (torch, onnxruntime)
+happen inside the commands so ``hake --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+from hake.cli.apps import app
+
+# One line per topic module; each registers its commands on import.
+_TOPICS = [
+    "hake.cli.vocab_cmd",
+]
+
+for _name in _TOPICS:
+    importlib.import_module(_name)
+
+
+def main() -> None:
+    """Entry point of the ``hake`` console script."""
+    app()
+
+
+__all__ = ["app", "main"]

@@ -1,0 +1,3 @@
+from hake.cli import main
+
+main()

@@ -1,0 +1,1 @@
+"""Models: PaSta-R reasoners, Activity2Vec, Spatial-PaSta, fusion, and the weight zoo."""

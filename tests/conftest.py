@@ -1,0 +1,46 @@
+"""Shared test fixtures: where the real data is, and one thread for torch."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+os.environ.setdefault("MKL_NUM_THREADS", "1")
+
+REPO = Path(__file__).resolve().parents[1]
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+#: The real HAKE / HICO-DET data lives beside the checkout; tests that need it skip without it.
+SHARED_DATA = Path(os.environ.get("HAKE_SHARED_DATA", REPO.parent / "shared" / "data"))
+
+try:  # keep torch on one thread: the CI machine has 2 shared cores
+    import torch
+
+    torch.set_num_threads(1)
+except ImportError:  # pragma: no cover - torch is a hard dependency
+    pass
+
+
+def shared_file(*parts: str) -> Path:
+    """Path of a file under the shared data folder, or skip the test with the reason."""
+    path = SHARED_DATA.joinpath(*parts)
+    if not path.exists():
+        pytest.skip(f"real data not available: {path}")
+    return path
+
+
+@pytest.fixture
+def hake_image_level() -> Path:
+    return shared_file("hake", "annotations", "hico-image-level.tar.gz")
+
+
+@pytest.fixture
+def hake_instance_level() -> Path:
+    return shared_file("hake", "annotations", "hico-det-instance-level.tar.gz")
+
+
+@pytest.fixture
+def hicodet_test_gt() -> Path:
+    return shared_file("hicodet", "instances_test2015.json")
