@@ -14,6 +14,7 @@ from hake.cli.apps import app
 # One line per topic module; each registers its commands on import.
 _TOPICS = [
     "hake.cli.vocab_cmd",
+    "hake.cli.infer_cmd",
 ]
 
 for _name in _TOPICS:

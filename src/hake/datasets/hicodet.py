@@ -1,0 +1,226 @@
+"""HICO-DET test ground truth (``instances_test2015.json``) and detection files (no torch).
+
+The GT file is the fredzzhang/hicodet conversion of ``anno_bbox.mat``: per image
+``{boxes_h, boxes_o, hoi, object, verb}`` with 0-based ids and boxes in the official **1-based**
+MATLAB pixel numbers (kept as stored). Optionally ``image_pos_labels``: per image the HOI ids
+labelled +1 at image level (what the Known-Object setting needs; the official code reads them
+from ``anno.mat``).
+
+Detections: ``{"detections": [[[hoi, hx1,hy1,hx2,hy2, ox1,oy1,ox2,oy2, score], ...] per GT image]}``
+with **0-based** pixel coordinates, or a columnar ``.npz`` with ``image_index, hoi, boxes_h,
+boxes_o, scores``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from hake.datasets.io import read_json_any
+from hake.errors import DataError
+
+NUM_HOIS = 600
+
+
+@dataclass
+class HicoDetGT:
+    """HICO-DET ground truth, one entry per test image.
+
+    Attributes:
+        filenames: image file names.
+        sizes: (N, 2) int64 image (width, height) in pixels.
+        boxes_h, boxes_o: per image (n_i, 4) float64 x1y1x2y2, official 1-based pixel numbers.
+        hoi, object, verb: per image (n_i,) int64, 0-based ids of each GT pair.
+        rare, non_rare: 0-based HOI ids of the 138 rare / 462 non-rare classes.
+        image_pos_labels: per image the HOI ids labelled +1 at image level, or None.
+        source: the file it was read from (for error messages).
+    """
+
+    filenames: list[str]
+    sizes: np.ndarray
+    boxes_h: list[np.ndarray]
+    boxes_o: list[np.ndarray]
+    hoi: list[np.ndarray]
+    object: list[np.ndarray]
+    verb: list[np.ndarray]
+    rare: np.ndarray
+    non_rare: np.ndarray
+    image_pos_labels: list[np.ndarray] | None = None
+    source: str | None = None
+
+    def __len__(self) -> int:
+        return len(self.filenames)
+
+    @property
+    def num_pairs(self) -> int:
+        """Total number of GT human-object pairs."""
+        return int(sum(len(h) for h in self.hoi))
+
+    def flat(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """All pairs as columns: image index (P,), hoi (P,), boxes_h (P,4), boxes_o (P,4)."""
+        counts = np.array([len(h) for h in self.hoi], dtype=np.int64)
+        image = np.repeat(np.arange(len(self), dtype=np.int64), counts)
+        cat = (lambda xs, w: np.concatenate(xs) if xs else np.zeros((0,) + w))  # noqa: E731
+        return image, cat(self.hoi, ()).astype(np.int64), cat(self.boxes_h, (4,)), cat(self.boxes_o, (4,))
+
+
+def _boxes(value: object, n: int, where: str, record: object, field: str) -> np.ndarray:
+    try:
+        arr = np.asarray(value, dtype=np.float64).reshape(-1, 4) if n else np.zeros((0, 4))
+    except (TypeError, ValueError):
+        raise DataError("expected a list of [x1, y1, x2, y2]", file=where, record=record, field=field) from None
+    if arr.shape != (n, 4):
+        raise DataError(f"expected {n} boxes of 4 numbers, got shape {arr.shape}", file=where, record=record,
+                        field=field)
+    if not np.isfinite(arr).all():
+        raise DataError("non-finite box coordinate", file=where, record=record, field=field)
+    return arr
+
+
+def _ids(value: object, where: str, record: object, field: str, high: int) -> np.ndarray:
+    try:
+        arr = np.asarray(value, dtype=np.float64).reshape(-1)
+    except (TypeError, ValueError):
+        raise DataError("expected a list of integers", file=where, record=record, field=field) from None
+    if arr.size and (not np.isfinite(arr).all() or (arr != np.round(arr)).any() or arr.min() < 0
+                     or arr.max() >= high):
+        raise DataError(f"ids must be integers in 0..{high - 1}", file=where, record=record, field=field)
+    return arr.astype(np.int64)
+
+
+def parse_test_gt(raw: dict, where: str = "<memory>") -> HicoDetGT:
+    """Validate a parsed ``instances_test2015.json`` dict and build :class:`HicoDetGT`."""
+    if not isinstance(raw, dict):
+        raise DataError("expected a JSON object", file=where)
+    for key in ("annotation", "filenames", "size"):
+        if key not in raw:
+            raise DataError("missing key", file=where, field=key)
+    ann, names, size = raw["annotation"], raw["filenames"], raw["size"]
+    if not (len(ann) == len(names) == len(size)):
+        raise DataError(f"annotation ({len(ann)}), filenames ({len(names)}) and size ({len(size)}) differ in length",
+                        file=where, field="annotation")
+    hs, os_, hois, objs, verbs = [], [], [], [], []
+    for i, a in enumerate(ann):
+        rec = f"{i} ({names[i]})"
+        if not isinstance(a, dict):
+            raise DataError("expected an object", file=where, record=rec, field="annotation")
+        hoi = _ids(a.get("hoi", []), where, rec, "hoi", NUM_HOIS)
+        n = len(hoi)
+        hs.append(_boxes(a.get("boxes_h", []), n, where, rec, "boxes_h"))
+        os_.append(_boxes(a.get("boxes_o", []), n, where, rec, "boxes_o"))
+        obj = _ids(a.get("object", []), where, rec, "object", 80)
+        verb = _ids(a.get("verb", []), where, rec, "verb", 117)
+        if len(obj) != n or len(verb) != n:
+            raise DataError("hoi, object and verb lists differ in length", file=where, record=rec, field="object")
+        hois.append(hoi)
+        objs.append(obj)
+        verbs.append(verb)
+    sizes = np.asarray(size, dtype=np.int64).reshape(-1, 2) if len(size) else np.zeros((0, 2), np.int64)
+    if "rare" in raw:
+        rare = _ids(raw["rare"], where, None, "rare", NUM_HOIS)
+    else:
+        from hake.vocab import load
+
+        rare = load().rare_hois.copy()
+    non_rare = (_ids(raw["non_rare"], where, None, "non_rare", NUM_HOIS) if "non_rare" in raw
+                else np.setdiff1d(np.arange(NUM_HOIS), rare))
+    pos = None
+    if raw.get("image_pos_labels") is not None:
+        labels = raw["image_pos_labels"]
+        if len(labels) != len(ann):
+            raise DataError(f"{len(labels)} entries for {len(ann)} images", file=where, field="image_pos_labels")
+        pos = [_ids(v, where, f"{i} ({names[i]})", "image_pos_labels", NUM_HOIS) for i, v in enumerate(labels)]
+    return HicoDetGT(list(names), sizes, hs, os_, hois, objs, verbs, rare, non_rare, pos, where)
+
+
+def load_test_gt(path: str | Path) -> HicoDetGT:
+    """Read ``instances_test2015.json`` (or a ``.tar.gz`` holding it); see :class:`HicoDetGT`."""
+    return parse_test_gt(read_json_any(path), str(path))
+
+
+@dataclass
+class HicoDetDetections:
+    """Columnar HICO-DET detections, 0-based pixel coordinates x1y1x2y2.
+
+    Attributes: image_index (M,) int64, hoi (M,) int64 0-based, boxes_h (M,4), boxes_o (M,4)
+    float64, scores (M,) float64.
+    """
+
+    image_index: np.ndarray
+    hoi: np.ndarray
+    boxes_h: np.ndarray
+    boxes_o: np.ndarray
+    scores: np.ndarray
+
+
+def parse_detections(raw: object, num_images: int, where: str = "<memory>") -> HicoDetDetections:
+    """Validate ``{"detections": [[[hoi, 8 box numbers, score], ...] per image]}``."""
+    if not isinstance(raw, dict) or "detections" not in raw:
+        raise DataError("expected an object with key 'detections'", file=where, field="detections")
+    per_image = raw["detections"]
+    if not isinstance(per_image, list) or len(per_image) != num_images:
+        n = len(per_image) if isinstance(per_image, list) else type(per_image).__name__
+        raise DataError(f"expected one list per GT image ({num_images}), got {n}", file=where, field="detections")
+    counts, rows = [], []
+    for i, dets in enumerate(per_image):
+        try:
+            arr = np.asarray(dets, dtype=np.float64).reshape(-1, 10) if len(dets) else np.zeros((0, 10))
+        except (TypeError, ValueError):
+            raise DataError("expected rows of 10 numbers [hoi, hx1,hy1,hx2,hy2, ox1,oy1,ox2,oy2, score]",
+                            file=where, record=i, field="detections") from None
+        if arr.shape[0] != len(dets):
+            raise DataError("expected rows of 10 numbers", file=where, record=i, field="detections")
+        counts.append(len(arr))
+        rows.append(arr)
+    flat = np.concatenate(rows) if rows else np.zeros((0, 10))
+    image = np.repeat(np.arange(num_images, dtype=np.int64), counts)
+    return check_detections(image, flat[:, 0], flat[:, 1:5], flat[:, 5:9], flat[:, 9], num_images, where)
+
+
+def check_detections(image_index: np.ndarray, hoi: np.ndarray, boxes_h: np.ndarray, boxes_o: np.ndarray,
+                     scores: np.ndarray, num_images: int, where: str | None = None) -> HicoDetDetections:
+    """Validate columnar detections; errors name the first bad row (its image and row number)."""
+    image_index = np.asarray(image_index)
+    m = len(image_index)
+    hoi = np.asarray(hoi)
+    boxes_h = np.asarray(boxes_h, dtype=np.float64).reshape(-1, 4) if m else np.zeros((0, 4))
+    boxes_o = np.asarray(boxes_o, dtype=np.float64).reshape(-1, 4) if m else np.zeros((0, 4))
+    scores = np.asarray(scores, dtype=np.float64).reshape(-1)
+    for name, arr in (("hoi", hoi), ("boxes_h", boxes_h), ("boxes_o", boxes_o), ("scores", scores)):
+        if len(arr) != m:
+            raise DataError(f"{len(arr)} rows but {m} image indices", file=where, field=name)
+
+    def _bad(mask: np.ndarray, field: str, values: np.ndarray, msg: str) -> None:
+        if mask.any():
+            r = int(np.flatnonzero(mask)[0])
+            raise DataError(f"{msg} (value {values[r].tolist()})", file=where,
+                            record=f"row {r} (image {image_index[r]})", field=field)
+
+    img_f = image_index.astype(np.float64)
+    _bad(~np.isfinite(img_f) | (img_f != np.round(img_f)) | (img_f < 0) | (img_f >= num_images), "image_index",
+         image_index, f"image index outside 0..{num_images - 1}")
+    hoi_f = hoi.astype(np.float64)
+    _bad(~np.isfinite(hoi_f) | (hoi_f != np.round(hoi_f)) | (hoi_f < 0) | (hoi_f >= NUM_HOIS), "hoi", hoi,
+         f"HOI id must be an integer in 0..{NUM_HOIS - 1}")
+    _bad(~np.isfinite(boxes_h).all(axis=1), "boxes_h", boxes_h, "non-finite box coordinate")
+    _bad(~np.isfinite(boxes_o).all(axis=1), "boxes_o", boxes_o, "non-finite box coordinate")
+    _bad(np.isnan(scores), "scores", scores, "NaN score")
+    return HicoDetDetections(image_index.astype(np.int64), hoi.astype(np.int64), boxes_h, boxes_o, scores)
+
+
+def load_detections(path: str | Path, num_images: int) -> HicoDetDetections:
+    """Read detections from ``.json`` (per-image rows) or columnar ``.npz``; see module doc."""
+    path = Path(path)
+    if path.suffix == ".npz":
+        try:
+            with np.load(path, allow_pickle=False) as z:
+                cols = {k: z[k] for k in ("image_index", "hoi", "boxes_h", "boxes_o", "scores")}
+        except KeyError as err:
+            raise DataError(f"missing array {err}", file=path) from None
+        except (OSError, ValueError) as err:
+            raise DataError(f"cannot read npz: {err}", file=path) from None
+        return check_detections(cols["image_index"], cols["hoi"], cols["boxes_h"], cols["boxes_o"], cols["scores"],
+                                num_images, str(path))
+    return parse_detections(read_json_any(path), num_images, str(path))

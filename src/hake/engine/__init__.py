@@ -1,0 +1,1 @@
+"""Engine: inference pipeline (images, videos), training and batch inference."""

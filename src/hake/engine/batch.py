@@ -1,0 +1,241 @@
+"""Batch inference on Ray Data: the single-process runner's per-input work, spread over N workers.
+
+Inputs come from folders/files (:func:`hake.engine.runner.collect_jobs`) or a manifest file
+(:func:`read_manifest`). Each Ray worker is an actor that builds the pipeline once and runs the
+same per-input function as the single-process path (:func:`hake.engine.runner.run_jobs`), so the
+outputs are byte-identical. Properties:
+
+- **local by default**: ``ray.init(num_cpus=workers)`` on this machine; ``address="ray://..."`` or
+  ``"auto"`` joins an existing cluster.
+- **resumable**: an input whose output file exists is skipped before Ray starts (outputs are written
+  atomically, so a killed run leaves no half-written output); a fully resumed batch starts no Ray.
+- **failures are not fatal**: a bad input, and even an unexpected exception in a worker, is recorded
+  with its reason and the rest goes on.
+- **throughput**: :class:`BatchReport` holds the wall time (with and without Ray start-up) and
+  inputs per second.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from hake.engine.runner import Failure, Job, Summary, run_jobs
+from hake.errors import DataError, HakeError
+
+#: Runs a list of jobs and says which were done and which failed (e.g. ``runner.run_jobs``).
+Handler = Callable[[list[Job]], Summary]
+
+_JOB_FIELDS = ("source", "kind", "out_json", "out_vis")
+
+
+@dataclass
+class BatchReport:
+    """What a Ray batch did.
+
+    Attributes:
+        done, skipped: inputs processed / skipped because their output existed.
+        failed: inputs that failed, with the reason.
+        seconds: wall time of the whole call (Ray start-up included), seconds.
+        run_seconds: wall time of the Ray Data execution only, seconds.
+        workers: number of Ray workers.
+    """
+
+    done: list[Path] = field(default_factory=list)
+    skipped: list[Path] = field(default_factory=list)
+    failed: list[Failure] = field(default_factory=list)
+    seconds: float = 0.0
+    run_seconds: float = 0.0
+    workers: int = 0
+
+    @property
+    def throughput(self) -> float:
+        """Processed inputs per second of Ray execution (0 when nothing ran)."""
+        return len(self.done) / self.run_seconds if self.run_seconds > 0 and self.done else 0.0
+
+    def summary(self) -> Summary:
+        """The same record as the single-process runner's :class:`Summary`."""
+        return Summary(done=list(self.done), skipped=list(self.skipped), failed=list(self.failed))
+
+    def line(self) -> str:
+        """One human-readable line with the counts and the throughput."""
+        return (f"{len(self.done)} done, {len(self.skipped)} skipped (output exists), {len(self.failed)} failed "
+                f"in {self.seconds:.1f} s on {self.workers} Ray workers: {self.throughput:.2f} inputs/s "
+                f"({self.run_seconds:.1f} s of Ray execution)")
+
+
+def read_manifest(path: Path) -> list[Path]:
+    """Input paths listed in a manifest: one path per line, relative to the manifest's folder.
+
+    Blank lines and lines starting with ``#`` are ignored. Raises :class:`DataError` naming the file
+    and the 1-based line when the manifest cannot be read or a line names no existing file.
+    """
+    path = Path(path)
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as err:
+        raise DataError(f"cannot read manifest: {err}", file=path) from None
+    out: list[Path] = []
+    for no, raw in enumerate(lines, 1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        p = Path(line)
+        p = p if p.is_absolute() else path.parent / p
+        if not p.exists():
+            raise DataError(f"listed input does not exist: {p}", file=path, record=f"line {no}", field="path")
+        out.append(p)
+    return out
+
+
+def _job_row(job: Job) -> dict[str, str]:
+    return {k: str(getattr(job, k)) for k in _JOB_FIELDS}
+
+
+def _row_job(row: dict[str, Any]) -> Job:
+    return Job(Path(row["source"]), str(row["kind"]), Path(row["out_json"]), Path(row["out_vis"]))
+
+
+class _Worker:
+    """A Ray actor: builds the handler once, then runs jobs one by one, catching every failure."""
+
+    def __init__(self, make_handler: Callable[[], Handler], env: dict[str, str]) -> None:
+        os.environ.update(env)
+        try:
+            import torch
+
+            torch.set_num_threads(int(env.get("OMP_NUM_THREADS", "1")))
+        except ImportError:  # pragma: no cover - torch is a dependency
+            pass
+        self.handler = make_handler()
+
+    def __call__(self, batch: dict[str, Any]) -> dict[str, list[str]]:
+        status: list[str] = []
+        reason: list[str] = []
+        for k in range(len(batch["source"])):
+            job = _row_job({f: batch[f][k] for f in _JOB_FIELDS})
+            try:
+                summary = self.handler([job])
+            except Exception as err:  # a worker bug must not end the batch: record it per input
+                status.append("failed")
+                reason.append(f"{type(err).__name__}: {err}")
+                continue
+            if summary.failed:
+                status.append("failed")
+                reason.append("; ".join(f.reason for f in summary.failed))
+            elif summary.skipped:
+                status.append("skipped")
+                reason.append("")
+            else:
+                status.append("done")
+                reason.append("")
+        return {"source": [str(s) for s in batch["source"]], "status": status, "reason": reason}
+
+
+def ensure_ray(workers: int, address: str | None = None) -> None:
+    """Start a local Ray instance with ``workers`` CPUs, or connect to ``address``; reuse a running one."""
+    try:
+        import ray
+    except ImportError as err:
+        raise HakeError(f"Ray is not installed ({err}); pip install 'hake-action[ray]'") from None
+    if ray.is_initialized():
+        return
+    if address:
+        ray.init(address=address, log_to_driver=False)
+    else:
+        ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=False)
+    ray.data.DataContext.get_current().enable_progress_bars = False
+
+
+def run_on_ray(
+    jobs: Sequence[Job],
+    make_handler: Callable[[], Handler],
+    *,
+    workers: int = 2,
+    address: str | None = None,
+    overwrite: bool = False,
+    threads_per_worker: int = 1,
+) -> BatchReport:
+    """Run ``jobs`` on ``workers`` Ray actors; each actor calls ``make_handler()`` once.
+
+    Args:
+        jobs: inputs with their output paths (order kept in the report).
+        make_handler: picklable factory of the per-batch function run on the workers.
+        workers: number of actors (each uses one CPU and ``threads_per_worker`` threads).
+        address: Ray cluster address; None starts (or reuses) a local instance.
+        overwrite: redo inputs whose output exists.
+    """
+    if workers < 1:
+        raise HakeError(f"--workers must be >= 1, got {workers}")
+    start = time.perf_counter()
+    report = BatchReport(workers=workers)
+    pending = [j for j in jobs if overwrite or not j.out_json.exists()]
+    report.skipped = [j.source for j in jobs if j not in pending]
+    if not pending:
+        report.seconds = time.perf_counter() - start
+        return report
+    ensure_ray(workers, address)
+    import ray
+
+    env = {"OMP_NUM_THREADS": str(threads_per_worker), "MKL_NUM_THREADS": str(threads_per_worker)}
+    ds = ray.data.from_items([_job_row(j) for j in pending], override_num_blocks=len(pending))
+    ds = ds.map_batches(
+        _Worker, fn_constructor_args=(make_handler, env), batch_size=1, batch_format="numpy",
+        compute=ray.data.ActorPoolStrategy(size=min(workers, len(pending))), num_cpus=1,
+    )
+    run_start = time.perf_counter()
+    rows = ds.take_all()
+    report.run_seconds = time.perf_counter() - run_start
+    by_source = {r["source"]: r for r in rows}
+    for job in pending:
+        row = by_source.get(str(job.source))
+        if row is None:
+            report.failed.append(Failure(job.source, "no result came back from the Ray workers"))
+        elif row["status"] == "failed":
+            report.failed.append(Failure(job.source, str(row["reason"])))
+        elif row["status"] == "skipped":
+            report.skipped.append(job.source)
+        else:
+            report.done.append(job.source)
+    report.seconds = time.perf_counter() - start
+    return report
+
+
+class PipelineHandler:
+    """The single-process runner's per-input work with a lazily built, cached pipeline (picklable)."""
+
+    def __init__(self, make_pipeline: Callable[[], Any], save_vis: bool = False, max_frames: int | None = None):
+        self.make_pipeline = make_pipeline
+        self.save_vis = save_vis
+        self.max_frames = max_frames
+        self._pipeline: Any = None
+
+    def _get(self) -> Any:
+        if self._pipeline is None:
+            self._pipeline = self.make_pipeline()
+        return self._pipeline
+
+    def __call__(self, jobs: list[Job]) -> Summary:
+        return run_jobs(jobs, self._get, save_vis=self.save_vis, overwrite=True, progress=False,
+                        max_frames=self.max_frames)
+
+
+def run_pipeline_on_ray(
+    jobs: Sequence[Job],
+    make_pipeline: Callable[[], Any],
+    *,
+    workers: int = 2,
+    address: str | None = None,
+    save_vis: bool = False,
+    overwrite: bool = False,
+    max_frames: int | None = None,
+    threads_per_worker: int = 1,
+) -> BatchReport:
+    """``hake infer --engine ray``: :func:`run_on_ray` with the pipeline's per-input function."""
+    handler = PipelineHandler(make_pipeline, save_vis, max_frames)
+    return run_on_ray(jobs, lambda: handler, workers=workers, address=address, overwrite=overwrite,
+                      threads_per_worker=threads_per_worker)

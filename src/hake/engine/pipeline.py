@@ -1,0 +1,195 @@
+"""The inference pipeline: one RGB frame -> persons, poses, part boxes, PaSta, HOIs (one FrameResult).
+
+frame -> detector -> persons and objects -> pose -> part boxes -> human-object pairs (plus the
+no-object pair) -> PaSta model (PaSta-76, and its PaSta-R HOI/verb head) -> HOI scores.
+
+The PaSta model is any :class:`hake.models.interface.PastaModel`; by default Spatial-PaSta from the
+model zoo, or Activity2Vec when trained weights are given. Detector and pose model are anything
+implementing the :mod:`hake.perception` Protocols.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from hake.engine.pairs import hoi_predictions, make_pairs, person_pasta, top_states
+from hake.errors import HakeError
+from hake.models.interface import PastaModel
+from hake.perception.base import PERSON, Detector, PoseEstimator, check_image
+from hake.structures import DetectedObject, FrameResult, Person
+
+DEFAULT_PASTA_MODEL = "spatial_pasta.hake_hicodet"
+
+
+def merge_overlapping(objects: list[DetectedObject], iou: float) -> list[DetectedObject]:
+    """Objects sorted by score, dropping any whose box overlaps a higher-scored one's by IoU >= ``iou``."""
+    objects = sorted(objects, key=lambda d: -d.score)
+    if len(objects) < 2 or iou >= 1:
+        return objects
+    xywh = [[o.box[0], o.box[1], o.box[2] - o.box[0], o.box[3] - o.box[1]] for o in objects]
+    keep = cv2.dnn.NMSBoxes(xywh, [o.score for o in objects], 0.0, float(iou))
+    return [objects[i] for i in sorted(np.asarray(keep, dtype=np.int64).reshape(-1).tolist())]
+
+
+@dataclass
+class PipelineConfig:
+    """Thresholds and limits of :class:`Pipeline`.
+
+    Attributes:
+        person_threshold: minimum detector score of a person.
+        object_threshold: minimum detector score of an object.
+        hoi_threshold: minimum HOI score ``s_h * s_o * p`` reported.
+        top_states: states reported per PaSta group and person.
+        top_hois: HOIs reported per human-object pair.
+        max_persons: at most this many persons per frame (highest scores).
+        max_objects: at most this many objects per frame (highest scores).
+        object_merge_iou: of two objects of different classes whose boxes overlap at least this
+            much (IoU), only the higher-scored is kept (the detector suppresses per class only).
+    """
+
+    person_threshold: float = 0.4
+    object_threshold: float = 0.25
+    hoi_threshold: float = 0.01
+    top_states: int = 3
+    top_hois: int = 5
+    max_persons: int = 20
+    max_objects: int = 20
+    object_merge_iou: float = 0.7
+
+
+class Pipeline:
+    """Runs detector, pose model and PaSta model on frames.
+
+    Attributes:
+        timings: seconds spent per stage (``detect``, ``pose``, ``part_boxes``, ``pairs``,
+            ``pasta``, ``results``) summed over all calls; :meth:`reset_timings` zeroes them.
+        frames: number of frames processed since the last reset.
+    """
+
+    def __init__(
+        self,
+        detector: Detector,
+        pose: PoseEstimator,
+        pasta_model: PastaModel,
+        config: PipelineConfig | None = None,
+    ) -> None:
+        self.detector = detector
+        self.pose = pose
+        self.pasta_model = pasta_model
+        self.config = config or PipelineConfig()
+        self.timings: dict[str, float] = defaultdict(float)
+        self.frames = 0
+
+    @contextmanager
+    def _stage(self, name: str) -> Iterator[None]:
+        start = time.perf_counter()
+        yield
+        self.timings[name] += time.perf_counter() - start
+
+    def reset_timings(self) -> None:
+        """Zero :attr:`timings`, :attr:`frames` and the ONNX run-time counters of the perception models."""
+        self.timings = defaultdict(float)
+        self.frames = 0
+        for m in (self.detector, self.pose):
+            if hasattr(getattr(m, "model", None), "reset_timer"):
+                m.model.reset_timer()
+
+    def model_seconds(self) -> float:
+        """Seconds spent inside model calls: ONNX runs of detector and pose model, plus the PaSta model."""
+        onnx = sum(getattr(getattr(m, "model", None), "run_seconds", 0.0) for m in (self.detector, self.pose))
+        return onnx + self.timings.get("pasta", 0.0)
+
+    def __call__(self, image: np.ndarray, source: str = "", frame_index: int | None = None) -> FrameResult:
+        """Analyse one (H, W, 3) uint8 RGB frame; boxes in the result are pixels of this frame."""
+        image = check_image(image, source or None)
+        h, w = image.shape[:2]
+        cfg = self.config
+        with self._stage("detect"):
+            dets = self.detector.detect(image)
+            persons = [d for d in dets if d.label == PERSON and d.score >= cfg.person_threshold]
+            persons = sorted(persons, key=lambda d: -d.score)[: cfg.max_persons]
+            objects = [d for d in dets if d.label != PERSON and d.score >= cfg.object_threshold]
+            objects = merge_overlapping(objects, cfg.object_merge_iou)[: cfg.max_objects]
+        result = FrameResult(source=source, width=w, height=h, frame_index=frame_index, objects=objects)
+        self.frames += 1
+        if not persons:
+            return result
+        boxes = np.asarray([p.box for p in persons], np.float32)
+        scores = np.asarray([p.score for p in persons], np.float32)
+        with self._stage("pose"):
+            keypoints = np.asarray(self.pose.estimate(image, boxes), np.float32)
+        with self._stage("part_boxes"):
+            from hake.geometry import part_boxes
+
+            parts = np.asarray(part_boxes(keypoints, boxes, (w, h)), np.float32)
+        with self._stage("pairs"):
+            pairs = make_pairs(boxes, keypoints, parts, objects, (w, h), image)
+        with self._stage("pasta"):
+            out = self.pasta_model.predict(pairs.batch)
+        with self._stage("results"):
+            pasta = person_pasta(np.asarray(out.pasta), pairs.person, len(persons))
+            for i, det in enumerate(persons):
+                result.persons.append(Person(
+                    box=det.box, score=det.score, keypoints=keypoints[i].tolist(), part_boxes=parts[i].tolist(),
+                    pasta=top_states(pasta[i], cfg.top_states),
+                ))
+            result.hois = hoi_predictions(np.asarray(out.hoi), pairs, scores, objects, cfg.hoi_threshold, cfg.top_hois)
+        return result
+
+
+def load_pasta_model(name: str = DEFAULT_PASTA_MODEL, weights: Path | None = None, device: str = "cpu") -> Any:
+    """The PaSta model to run: Activity2Vec from ``weights`` if given, else the zoo model ``name``.
+
+    Raises:
+        HakeError: unknown name, missing or corrupt weight file, or no Activity2Vec loader.
+    """
+    if weights is not None:
+        try:
+            from hake.models import activity2vec
+        except ImportError as err:
+            raise HakeError(f"Activity2Vec is not available ({err}); cannot load {weights}") from None
+        loader = getattr(activity2vec, "load_pasta_model", None) or getattr(activity2vec, "load", None)
+        if loader is None:
+            raise HakeError("hake.models.activity2vec has no loader for trained weights")
+        return loader(Path(weights), device=device)
+    import importlib
+
+    from hake.models.zoo import create_model
+
+    family = name.split(".", 1)[0]
+    for module in (f"hake.models.{family}", "hake.models.spatial"):
+        try:  # model modules register their zoo loader on import
+            importlib.import_module(module)
+        except ImportError:
+            pass
+    return create_model(name)
+
+
+def build_pipeline(
+    pasta_model: PastaModel | None = None,
+    detector: str = "nanodet_m",
+    pose: str = "movenet_lightning",
+    config: PipelineConfig | None = None,
+    device: str = "cpu",
+    threads: int = 1,
+    pasta_name: str = DEFAULT_PASTA_MODEL,
+    weights: Path | None = None,
+) -> Pipeline:
+    """A :class:`Pipeline` with the shipped perception models and the chosen PaSta model."""
+    from hake.perception import create_detector, create_pose_estimator
+
+    cfg = config or PipelineConfig()
+    det = create_detector(detector, threads=threads, device=device,
+                          score_threshold=min(cfg.person_threshold, cfg.object_threshold))
+    est = create_pose_estimator(pose, threads=threads, device=device)
+    model = pasta_model if pasta_model is not None else load_pasta_model(pasta_name, weights, device)
+    return Pipeline(det, est, model, cfg)

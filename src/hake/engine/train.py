@@ -1,0 +1,154 @@
+"""``hake train a2v``: Activity2Vec / PaSta-R training with Lightning.
+
+:func:`train` builds the datasets from :class:`~hake.engine.a2v_config.A2VConfig`, fits with a
+Lightning ``Trainer`` (CPU or GPU, DDP via ``devices``, bf16/AMP via ``precision``), keeps
+resumable checkpoints in ``RUN/checkpoints`` (``last.ckpt`` every epoch), logs to CSV (and
+TensorBoard when installed) under ``RUN/logs``, scores the held-out split with hake's AP code,
+and writes ``RUN/metrics.json`` and ``RUN/model.safetensors`` (weights + architecture metadata,
+loadable with :func:`hake.models.activity2vec.load_activity2vec`).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader
+
+from hake.datasets.keypoint_cache import KeypointCache
+from hake.datasets.torch import Augment, EpochSampler, InstanceDataset, collate, pair_targets
+from hake.engine.a2v_config import A2VConfig
+from hake.engine.lightning_module import A2VModule, pos_weights
+from hake.engine.metrics import multilabel_map
+from hake.errors import HakeError
+from hake.models.a2v_predictor import build_reasoner, load_state, save_model
+
+
+def build_datasets(cfg: A2VConfig) -> tuple[InstanceDataset, InstanceDataset | None]:
+    """Training and held-out :class:`InstanceDataset` of a config (held-out is None if absent)."""
+    root = Path(cfg.data.root)
+    if not root.is_dir():
+        raise HakeError(f"data folder not found: {root}")
+    kp = KeypointCache(root / cfg.data.keypoints) if cfg.data.keypoints and (root / cfg.data.keypoints).is_file() \
+        else None
+    size = cfg.data.image_size or None
+    common = {"image_root": root, "keypoints": kp, "image_size": size, "n_verbs": cfg.model.n_verbs,
+              "only_with_pasta": cfg.data.only_with_pasta}
+    train = InstanceDataset(root / cfg.data.train, augment=Augment() if cfg.data.augment else None,
+                            negatives=cfg.data.negatives, seed=cfg.train.seed, **common)
+    val = InstanceDataset(root / cfg.data.val, seed=cfg.train.seed, **common) if (root / cfg.data.val).is_file() \
+        else None
+    return train, val
+
+
+def label_weights(ds: InstanceDataset, cap: float) -> dict[str, torch.Tensor]:
+    """Positive weights of the weighted BCE from the training annotations (no pixels read)."""
+    rows = [pair_targets(im.labels, 76, ds.n_verbs) for im in ds.images]
+    pasta = np.concatenate([r["pasta"][r["has_pasta"]] for r in rows])
+    out = {"pasta": pasta, "verb": np.concatenate([r["verb"] for r in rows]),
+           "hoi": np.concatenate([r["hoi"] for r in rows])}
+    return {k: pos_weights(torch.from_numpy(v), cap) for k, v in out.items()}
+
+
+def loaders(cfg: A2VConfig, train: InstanceDataset, val: InstanceDataset | None) -> tuple[DataLoader, Any]:
+    kw = {"batch_size": cfg.train.batch_size, "collate_fn": collate, "num_workers": cfg.data.num_workers}
+    tl = DataLoader(train, sampler=EpochSampler(len(train), cfg.train.seed), **kw)
+    vl = DataLoader(val, sampler=EpochSampler(len(val), shuffle=False), **kw) if val is not None else None
+    return tl, vl
+
+
+def build_module(cfg: A2VConfig, weights: dict[str, torch.Tensor]) -> A2VModule:
+    """The Lightning module of a config; stage2/transfer start Activity2Vec from ``train.init``."""
+    mode = cfg.train.mode
+    if mode not in ("stage1", "stage2", "transfer", "gt_hake"):
+        raise HakeError(f"unknown mode {mode!r}; use stage1, stage2, transfer or gt_hake")
+    if mode in ("stage2", "transfer") and not cfg.train.init:
+        raise HakeError(f"mode {mode} needs train.init = a trained model.safetensors")
+    w = {"pasta": weights["pasta"], "verb": weights["verb"]}
+    reasoner = None
+    if mode != "stage1":
+        target = "hoi" if cfg.train.target == "hoi600" else "verb"
+        w["target"] = weights[target]
+        reasoner = build_reasoner(cfg, gt=mode == "gt_hake", n_out=len(weights[target]))
+    module = A2VModule(cfg.to_dict(), w, reasoner)
+    if cfg.train.init:
+        a2v_state, r_state, _ = load_state(cfg.train.init)
+        module.a2v.load_state_dict(a2v_state)
+        if r_state and mode == "transfer":  # keep the trunk, the last FC is new (other label space)
+            fresh = module.reasoner.state_dict()
+            keep = {k: v for k, v in r_state.items() if k in fresh and fresh[k].shape == v.shape
+                    and not k.startswith("fc_out.")}
+            module.reasoner.load_state_dict(keep, strict=False)
+    return module
+
+
+def evaluate(module: A2VModule, loader: DataLoader) -> dict[str, float]:
+    """mAPs of a module on a loader (held-out split): pasta/verb in stage 1, target otherwise."""
+    module.eval()
+    module._val = {}
+    with torch.no_grad():
+        for i, batch in enumerate(loader):
+            module.validation_step(batch, i)
+    got = {k: torch.cat(v).numpy() for k, v in module._val.items()}
+    module._val = {}
+    out = {}
+    for name in ("pasta", "verb", "target"):
+        if f"{name}_s" in got:
+            ap, m = multilabel_map(got[f"{name}_s"], got[f"{name}_y"])
+            out[f"{name}_mAP"] = m
+            out[f"{name}_classes"] = int((~np.isnan(ap)).sum())
+    if "target_mAP" in out and module.cfg.train.target == "verb117":
+        out["verb_mAP"] = out["target_mAP"]
+    return out
+
+
+def _loggers(out: Path) -> list[Any]:
+    from lightning.pytorch.loggers import CSVLogger
+
+    found: list[Any] = [CSVLogger(str(out / "logs"), name="", version="")]
+    try:
+        from lightning.pytorch.loggers import TensorBoardLogger
+
+        found.append(TensorBoardLogger(str(out / "logs"), name="tb", version=""))
+    except (ImportError, ModuleNotFoundError):
+        pass
+    return found
+
+
+def train(cfg: A2VConfig, *, progress: bool = False, max_steps: int = -1) -> dict[str, Any]:
+    """Fit, evaluate on the held-out split, write ``metrics.json`` and ``model.safetensors``; return the metrics."""
+    import lightning as L
+    from lightning.pytorch.callbacks import ModelCheckpoint
+
+    out = Path(cfg.out)
+    out.mkdir(parents=True, exist_ok=True)
+    if cfg.train.accelerator in ("cpu", "auto") and not torch.cuda.is_available():
+        torch.set_num_threads(cfg.train.threads)
+    L.seed_everything(cfg.train.seed, workers=True, verbose=False)
+    train_ds, val_ds = build_datasets(cfg)
+    module = build_module(cfg, label_weights(train_ds, cfg.train.max_pos_weight))
+    tl, vl = loaders(cfg, train_ds, val_ds)
+    ckpt = ModelCheckpoint(dirpath=str(out / "checkpoints"), save_last=True, save_top_k=0)
+    trainer = L.Trainer(
+        max_epochs=cfg.train.epochs, max_steps=max_steps, accelerator=cfg.train.accelerator,
+        devices=cfg.train.devices, precision=cfg.train.precision, logger=_loggers(out), callbacks=[ckpt],
+        enable_progress_bar=progress, enable_model_summary=False, deterministic=False,
+        num_sanity_val_steps=0, check_val_every_n_epoch=1, log_every_n_steps=1,
+    )
+    resume = cfg.train.resume
+    if resume == "last":
+        resume = str(out / "checkpoints" / "last.ckpt")
+    trainer.fit(module, tl, vl, ckpt_path=resume or None)
+    metrics: dict[str, Any] = {"mode": cfg.train.mode, "epochs": cfg.train.epochs,
+                               "train_images": len(train_ds), "steps": int(trainer.global_step)}
+    if vl is not None:
+        metrics.update(evaluate(module, vl))
+        metrics["val_images"] = len(val_ds)
+    (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n", encoding="utf-8")
+    (out / "config.json").write_text(json.dumps(cfg.to_dict(), indent=2) + "\n", encoding="utf-8")
+    save_model(out / "model.safetensors", module.a2v, module.reasoner, cfg)
+    metrics["loss_history"] = list(module.history)
+    return metrics

@@ -1,0 +1,6 @@
+"""Official-protocol evaluators, one module per benchmark, pure numpy (no torch).
+
+``ap`` (shared AP code), ``matching`` (vectorised greedy matching), ``hicodet``, ``hico``,
+``vcoco``, ``ava``, ``pasta``. The rules are those of EVAL_PROTOCOLS.md; each evaluator returns a
+result dataclass with per-class AP, the summary values as fractions and the options used.
+"""

@@ -1,0 +1,126 @@
+"""HICO image-level mAP with Few@1/5/10, Default and Known-Object (pure numpy).
+
+Reproduces hico_benchmark ``eval_vo.m`` / ``eval_pr_score_label.m`` (EVAL_PROTOCOLS.md): per
+class, every test image whose label is not 0 (ambiguous) counts; unknown labels (NaN, object
+absent) are negatives; ranking is a stable descending sort with NaN scores first; 11-point AP.
+Known-Object additionally gives unknown-label images the score -1e10. Means are taken over the
+classes with at least one positive (all 600 on the official test set) and report how many.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from hake.datasets.hico import NUM_HOIS, check_scores
+from hake.errors import DataError
+from hake.evaluation.ap import segment_voc11
+
+FEW_K = (1, 5, 10)
+KO_SCORE = -1e10
+
+
+@dataclass
+class HicoMode:
+    """One setting: fractions in [0, 1] and (600,) per-class AP; ``n_classes`` averaged per value."""
+
+    mAP: float
+    few: dict[int, float]
+    per_class_ap: np.ndarray
+    n_classes: dict[str, int]
+
+    def to_dict(self) -> dict:
+        out: dict = {"mAP": self.mAP}
+        out.update({f"few@{k}": v for k, v in self.few.items()})
+        out["per_class_ap"] = self.per_class_ap.tolist()
+        out["n_classes"] = dict(self.n_classes)
+        return out
+
+    def __getitem__(self, key: str) -> float:
+        """``mode["few@5"]`` style access to the summary values."""
+        if key == "mAP":
+            return self.mAP
+        if key.startswith("few@"):
+            return self.few[int(key[4:])]
+        raise KeyError(key)
+
+
+@dataclass
+class HicoResult:
+    default: HicoMode
+    known_object: HicoMode
+    options: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        return {"default": self.default.to_dict(), "known_object": self.known_object.to_dict(),
+                "options": dict(self.options)}
+
+
+def _descending_order(scores: np.ndarray, include: np.ndarray) -> np.ndarray:
+    """(C, N) per-row order: included entries first, NaN scores first, then descending, ties stable.
+
+    A fast unstable sort is used and rows with ties (or NaN next to +inf) are re-sorted stably.
+    """
+    nan = np.isnan(scores)
+    key = np.where(nan, -np.inf, -scores)
+    key[~include] = np.nan  # excluded entries go last (numpy sorts NaN to the end)
+    order = np.argsort(key, axis=1)
+    ks = np.take_along_axis(key, order, axis=1)
+    tied = (ks[:, 1:] == ks[:, :-1]).any(axis=1) if key.shape[1] > 1 else np.zeros(len(key), bool)
+    clash = (nan & include).any(axis=1) & (np.isposinf(scores) & include).any(axis=1)
+    for r in np.flatnonzero(tied | clash):
+        cat = np.where(~include[r], 2, np.where(nan[r], 0, 1))
+        o = np.argsort(np.where(nan[r], 0.0, -scores[r]), kind="stable")
+        order[r] = o[np.argsort(cat[o], kind="stable")]
+    return order
+
+
+def _class_ap(labels_t: np.ndarray, scores_t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(C,) AP and (C,) positive counts from (C, N) labels (+1/-1/0) and scores."""
+    include = labels_t != 0
+    order = _descending_order(scores_t, include)
+    lab = np.take_along_axis(labels_t, order, axis=1)
+    inc = np.take_along_axis(include, order, axis=1)
+    npos = (labels_t == 1).sum(axis=1)
+    ap, _ = segment_voc11((lab == 1)[inc], inc.sum(axis=1), npos)
+    return ap, npos
+
+
+def _mode(ap: np.ndarray, npos: np.ndarray, train_pos_count: np.ndarray) -> HicoMode:
+    has = npos > 0
+    sel = {"mAP": has}
+    sel.update({f"few@{k}": has & (train_pos_count <= k) for k in FEW_K})
+    mean = {k: float(ap[m].mean()) if m.any() else float("nan") for k, m in sel.items()}
+    return HicoMode(mean["mAP"], {k: mean[f"few@{k}"] for k in FEW_K}, ap, {k: int(m.sum()) for k, m in sel.items()})
+
+
+def evaluate_hico(labels: np.ndarray, scores: np.ndarray, train_pos_count: np.ndarray) -> HicoResult:
+    """Evaluate image-level HOI scores.
+
+    Args:
+        labels: (N, 600) float, +1 / -1 / 0 (ambiguous) / NaN (unknown: object absent).
+        scores: (N, 600) float confidence; NaN allowed (ranks first).
+        train_pos_count: (600,) positive training images per HOI (Few@k uses ``<= k``).
+
+    Returns:
+        :class:`HicoResult` with Default and Known-Object ``mAP``, ``few@1/5/10`` as fractions.
+    """
+    labels = np.asarray(labels, dtype=np.float64)
+    if labels.ndim != 2 or labels.shape[1] != NUM_HOIS:
+        raise DataError(f"expected labels of shape (N, {NUM_HOIS}), got {labels.shape}", field="labels")
+    bad = ~np.isnan(labels) & ~np.isin(labels, (-1.0, 0.0, 1.0))
+    if bad.any():
+        i, h = np.argwhere(bad)[0]
+        raise DataError(f"label {labels[i, h]} for HOI {h} is not one of 1/0/-1/NaN", record=int(i), field="labels")
+    scores = check_scores(scores, len(labels))
+    train_pos_count = np.asarray(train_pos_count).reshape(-1)
+    if train_pos_count.shape != (NUM_HOIS,):
+        raise DataError(f"expected {NUM_HOIS} counts", field="train_pos_count")
+    unknown = np.isnan(labels)
+    lab_t = np.where(unknown, -1.0, labels).T
+    ap_def, npos = _class_ap(lab_t, scores.T)
+    ap_ko, _ = _class_ap(lab_t, np.where(unknown, KO_SCORE, scores).T)
+    options = {"ap": "voc11", "unknown_label": -1, "ko_unknown_score": KO_SCORE, "nan_scores": "rank first",
+               "mean_over": "classes with at least one positive test image", "num_images": int(len(labels))}
+    return HicoResult(_mode(ap_def, npos, train_pos_count), _mode(ap_ko, npos, train_pos_count), options)

@@ -1,0 +1,177 @@
+"""Saving, loading and serving trained Activity2Vec (+ PaSta-R) models.
+
+The weight file is one safetensors file: tensors ``a2v.*`` (and ``reasoner.*`` after stage 2),
+metadata ``format = hake-a2v-v1``, ``spec`` (the :class:`A2VSpec` JSON) and ``reasoner`` (PaSta-R
+kind, input widths, output size and label space) — no side files. :class:`A2VPredictor`
+implements the :class:`~hake.models.interface.PastaModel` protocol so the inference pipeline
+can use it (``--weights FILE``).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from hake.errors import HakeError
+from hake.models.activity2vec import A2VSpec, Activity2Vec
+from hake.models.interface import PairBatch, PastaOutput
+from hake.vocab import load
+
+FORMAT = "hake-a2v-v1"
+
+
+class Reasoner(nn.Module):
+    """PaSta-R on six group inputs and the object one-hot, giving (N, n_out) logits.
+
+    Args:
+        kind: PaSta-R kind (``linear``, ``mlp``, ``gcn``, ``seq``, ``tree``).
+        in_dims: widths of the six group inputs.
+        n_out: size of the label space predicted.
+    """
+
+    def __init__(self, kind: str, in_dims: list[int], n_out: int) -> None:
+        super().__init__()
+        from hake.models.pasta_r import PastaR
+
+        self.kind, self.in_dims, self.n_out = kind, list(in_dims), n_out
+        self.net = PastaR(kind, list(in_dims), out_dim=n_out)
+
+    def forward(self, groups: list[torch.Tensor], obj: torch.Tensor | None = None) -> torch.Tensor:
+        return self.net(groups, obj=obj)["hoi"]
+
+    def last_fc(self) -> str:
+        """Name of the last ``nn.Linear`` producing the ``n_out`` logits (replaced in transfer)."""
+        names = [n for n, m in self.named_modules() if isinstance(m, nn.Linear) and m.out_features == self.n_out]
+        if not names:
+            raise HakeError(f"PaSta-R {self.kind!r} has no final Linear with {self.n_out} outputs")
+        return names[-1]
+
+    def meta(self) -> dict[str, Any]:
+        return {"kind": self.kind, "in_dims": self.in_dims, "n_out": self.n_out}
+
+
+def build_reasoner(cfg: Any, gt: bool, n_out: int) -> Reasoner:
+    """PaSta-R for a training config: on ``f_pasta`` groups, or on GT PaSta vectors (``gt``)."""
+    if gt:
+        dims = list(load().group_sizes(cfg.model.pasta))
+    else:
+        extra = cfg.model.language_dim if cfg.model.language else 0
+        dims = [cfg.model.hidden + extra] * 6
+    return Reasoner(cfg.train.reasoner, dims, n_out)
+
+
+def save_model(path: str | Path, a2v: Activity2Vec, reasoner: Reasoner | None, cfg: Any | None = None) -> None:
+    """Write Activity2Vec (+ PaSta-R) weights and their architecture to one safetensors file."""
+    from safetensors.torch import save_file
+
+    tensors = {f"a2v.{k}": v.detach().cpu().contiguous() for k, v in a2v.state_dict().items()}
+    meta = {"format": FORMAT, "spec": a2v.spec.to_json()}
+    if reasoner is not None:
+        tensors.update({f"reasoner.{k}": v.detach().cpu().contiguous() for k, v in reasoner.state_dict().items()})
+        target = getattr(getattr(cfg, "train", None), "target", "verb117")
+        meta["reasoner"] = json.dumps({**reasoner.meta(), "target": target})
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    save_file(tensors, str(path), metadata=meta)
+
+
+def load_state(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor], dict[str, str]]:
+    """(Activity2Vec state, PaSta-R state (maybe empty), metadata) of a weight file."""
+    from safetensors import safe_open
+
+    path = Path(path)
+    if not path.is_file():
+        raise HakeError(f"weight file not found: {path}")
+    try:
+        with safe_open(str(path), framework="pt") as fh:
+            meta = dict(fh.metadata() or {})
+            tensors = {k: fh.get_tensor(k) for k in fh.keys()}
+    except Exception as err:  # safetensors raises its own error types for corrupt headers
+        raise HakeError(f"{path}: not a readable safetensors file ({err})") from None
+    if meta.get("format") != FORMAT:
+        raise HakeError(f"{path}: not an Activity2Vec weight file (metadata format != {FORMAT})")
+    a2v = {k[4:]: v for k, v in tensors.items() if k.startswith("a2v.")}
+    reasoner = {k[9:]: v for k, v in tensors.items() if k.startswith("reasoner.")}
+    return a2v, reasoner, meta
+
+
+class A2VPredictor:
+    """A trained Activity2Vec (+ PaSta-R) serving :class:`PairBatch` -> :class:`PastaOutput`."""
+
+    def __init__(self, a2v: Activity2Vec, reasoner: Reasoner | None = None, target: str = "verb117") -> None:
+        self.a2v = a2v.eval()
+        self.reasoner = reasoner.eval() if reasoner is not None else None
+        self.target = target
+        if a2v.spec.pasta != "pasta76":
+            raise HakeError("the pipeline needs PaSta-76 outputs; this model predicts " + a2v.spec.pasta)
+
+    @classmethod
+    def load(cls, path: str | Path) -> A2VPredictor:
+        a2v_state, r_state, meta = load_state(path)
+        spec = A2VSpec.from_json(meta["spec"])
+        spec.pretrained = False  # the file holds the trained backbone
+        phrases = a2v_state.get("phrases")
+        a2v = Activity2Vec(spec, phrase_table=phrases)
+        a2v.load_state_dict(a2v_state)
+        reasoner, target = None, "verb117"
+        if r_state:
+            rm = json.loads(meta["reasoner"])
+            reasoner = Reasoner(rm["kind"], rm["in_dims"], rm["n_out"])
+            reasoner.load_state_dict(r_state)
+            target = rm.get("target", "verb117")
+        return cls(a2v, reasoner, target)
+
+    def tensors(self, batch: PairBatch) -> dict[str, torch.Tensor]:
+        """Model inputs of a pair batch (image resized so its longer side is ``spec.image_size``)."""
+        from hake.geometry import part_boxes, pose_map
+
+        if batch.image is None:
+            raise HakeError("Activity2Vec looks at pixels: PairBatch.image is required")
+        import cv2
+
+        h, w = batch.image.shape[:2]
+        s = self.a2v.spec.image_size / max(h, w)
+        img = cv2.resize(batch.image, (max(1, round(w * s)), max(1, round(h * s))), interpolation=cv2.INTER_AREA)
+        bh = np.asarray(batch.boxes_h, np.float32).reshape(-1, 4)
+        kps = batch.keypoints
+        if batch.part_boxes is not None:
+            pb = np.asarray(batch.part_boxes, np.float32)
+        elif kps is not None:
+            pb = np.asarray(part_boxes(kps, bh, (w, h)), np.float32)
+        else:
+            pb = np.repeat(bh[:, None], 10, 1)
+        maps = np.asarray(pose_map(kps, bh, size=64), np.float32) if kps is not None else \
+            np.zeros((len(bh), 64, 64), np.float32)
+        return {
+            "images": torch.from_numpy(img.astype(np.float32).transpose(2, 0, 1) / 255.0)[None],
+            "boxes_h": torch.from_numpy(bh * s), "boxes_o": torch.from_numpy(np.asarray(batch.boxes_o, np.float32) * s),
+            "part_boxes": torch.from_numpy(pb.reshape(-1, 10, 4) * s), "pose_maps": torch.from_numpy(maps),
+            "batch_index": torch.zeros(len(bh), dtype=torch.int64),
+        }
+
+    @torch.no_grad()
+    def predict(self, batch: PairBatch) -> PastaOutput:
+        """PaSta-76, HOI-600 and verb-117 probabilities of every pair (see :class:`PastaOutput`)."""
+        vocab = load()
+        labels = np.asarray(batch.object_labels, np.int64).reshape(-1)
+        t = self.tensors(batch)
+        out = self.a2v(**t)
+        verb = out.p_verb.numpy().astype(np.float32)
+        hoi = None
+        if self.reasoner is not None:
+            obj = torch.zeros(len(labels), 80)
+            has = labels >= 0
+            obj[torch.from_numpy(np.flatnonzero(has)), torch.from_numpy(labels[has])] = 1
+            scores = torch.sigmoid(self.reasoner(out.groups, obj)).numpy().astype(np.float32)
+            if self.target == "hoi600":
+                hoi = scores
+            else:
+                verb = scores
+        if hoi is None:  # an HOI's score is its verb's score for pairs with that object
+            hoi = verb[:, vocab.hoi_verb]
+        hoi = hoi * (vocab.hoi_object[None, :] == labels[:, None])
+        return PastaOutput(pasta=out.p_pasta.numpy().astype(np.float32), hoi=hoi.astype(np.float32), verb=verb)

@@ -1,0 +1,125 @@
+"""MoveNet pose estimators run by onnxruntime (COCO-17 keypoints).
+
+- :class:`MoveNetSingle` (Thunder 256x256 or Lightning 192x192): top-down, one model call per
+  person on a square crop 1.25x the person box, int32 RGB input; output (1, 1, 17, 3) rows of
+  (y, x, score) normalised to the crop.
+- :class:`MoveNetMultiPose` (MultiPose Lightning): one call per image on the square-padded photo
+  resized to 256x256; output (1, 6, 56) = 17 x (y, x, score), then y0, x0, y1, x1, score. Its
+  people are matched to the requested boxes by IoU (Hungarian assignment).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+from scipy.optimize import linear_sum_assignment
+
+from hake.perception.base import check_boxes, check_image
+from hake.perception.onnx_model import OnnxModel
+
+CROP_SCALE = 1.25
+
+
+def _crop_transform(box: np.ndarray, size: int) -> np.ndarray:
+    """2x3 affine map from image pixels to a size x size crop centred on ``box``, 1.25x its long side."""
+    x1, y1, x2, y2 = (float(v) for v in box)
+    side = max(x2 - x1, y2 - y1, 1.0) * CROP_SCALE
+    s = size / side
+    cx, cy = (x1 + x2) / 2, (y1 + y2) / 2
+    return np.array([[s, 0, size / 2 - cx * s], [0, s, size / 2 - cy * s]], np.float32)
+
+
+class MoveNetSingle:
+    """Single-person MoveNet on each person crop, implementing :class:`hake.perception.PoseEstimator`.
+
+    Args:
+        source: zoo name (``"pose.movenet_thunder"`` / ``"pose.movenet_lightning"``) or ``.onnx`` path.
+        threads: onnxruntime intra-op threads.
+        device: ``"cpu"`` or ``"cuda"``.
+    """
+
+    def __init__(self, source: str | Path = "pose.movenet_lightning", threads: int = 1, device: str = "cpu") -> None:
+        self.model = OnnxModel(source, threads=threads, device=device)
+        self.size = int(self.model.input.shape[1])
+
+    def estimate(self, image: np.ndarray, boxes: np.ndarray) -> np.ndarray:
+        """(N, 17, 3) float32 keypoints (x, y, score) in image pixels for (N, 4) person boxes."""
+        image = check_image(image)
+        boxes = check_boxes(boxes)
+        out = np.zeros((len(boxes), 17, 3), np.float32)
+        for i, box in enumerate(boxes):
+            m = _crop_transform(box, self.size)
+            crop = cv2.warpAffine(image, m, (self.size, self.size), flags=cv2.INTER_LINEAR)
+            kp = self.model(crop.astype(np.int32)[None])[0].reshape(17, 3)
+            out[i, :, 0] = (kp[:, 1] * self.size - m[0, 2]) / m[0, 0]
+            out[i, :, 1] = (kp[:, 0] * self.size - m[1, 2]) / m[1, 1]
+            out[i, :, 2] = kp[:, 2]
+        return out
+
+
+def _iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """(N, M) IoU of x1y1x2y2 boxes."""
+    lt = np.maximum(a[:, None, :2], b[None, :, :2])
+    rb = np.minimum(a[:, None, 2:], b[None, :, 2:])
+    inter = np.prod(np.clip(rb - lt, 0, None), axis=2)
+    area_a = np.prod(np.clip(a[:, 2:] - a[:, :2], 0, None), axis=1)
+    area_b = np.prod(np.clip(b[:, 2:] - b[:, :2], 0, None), axis=1)
+    return inter / np.maximum(area_a[:, None] + area_b[None, :] - inter, 1e-9)
+
+
+class MoveNetMultiPose:
+    """MoveNet MultiPose (up to 6 people per image), implementing :class:`hake.perception.PoseEstimator`.
+
+    Args:
+        source: zoo name or ``.onnx`` path.
+        input_size: side of the square model input, a multiple of 32.
+        min_iou: a requested box with no MultiPose person overlapping it at least this much gets
+            zero-score keypoints.
+        threads: onnxruntime intra-op threads.
+        device: ``"cpu"`` or ``"cuda"``.
+    """
+
+    def __init__(
+        self,
+        source: str | Path = "pose.movenet_multipose",
+        input_size: int = 256,
+        min_iou: float = 0.3,
+        threads: int = 1,
+        device: str = "cpu",
+    ) -> None:
+        if input_size % 32:
+            raise ValueError(f"input_size must be a multiple of 32, got {input_size}")
+        self.model = OnnxModel(source, threads=threads, device=device)
+        self.size = int(input_size)
+        self.min_iou = float(min_iou)
+
+    def people(self, image: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """All six MultiPose slots: boxes (6, 4) pixels, scores (6,), keypoints (6, 17, 3) pixels."""
+        image = check_image(image)
+        h, w = image.shape[:2]
+        side = max(h, w)
+        padded = np.zeros((side, side, 3), np.uint8)
+        padded[:h, :w] = image
+        x = cv2.resize(padded, (self.size, self.size), interpolation=cv2.INTER_LINEAR).astype(np.int32)[None]
+        rows = self.model(x)[0][0]
+        kp = rows[:, :51].reshape(-1, 17, 3)
+        keypoints = np.stack([kp[..., 1] * side, kp[..., 0] * side, kp[..., 2]], axis=-1).astype(np.float32)
+        y0, x0, y1, x1 = (rows[:, 51 + k] * side for k in range(4))
+        boxes = np.stack([x0, y0, x1, y1], axis=1).astype(np.float32)
+        return boxes, rows[:, 55].astype(np.float32), keypoints
+
+    def estimate(self, image: np.ndarray, boxes: np.ndarray) -> np.ndarray:
+        """(N, 17, 3) keypoints for (N, 4) person boxes, each from the MultiPose person it overlaps most."""
+        boxes = check_boxes(boxes)
+        out = np.zeros((len(boxes), 17, 3), np.float32)
+        if len(boxes) == 0:
+            return out
+        found, _, keypoints = self.people(image)
+        iou = _iou_matrix(boxes, found)
+        rows, cols = linear_sum_assignment(-iou)
+        for r, c in zip(rows, cols):
+            if iou[r, c] >= self.min_iou:
+                out[r] = keypoints[c]
+        return out

@@ -1,0 +1,109 @@
+"""NanoDet-m (COCO-80) person and object detector run by onnxruntime.
+
+The graph takes a 1x3x416x416 float32 RGB image scaled to [0, 1] (the photo is stretched to
+416x416) and returns, for each of the strides 8, 16 and 32, a class-score map (n*n, 80) and a box
+regression map (n*n, 44): 4 sides x 11 bins whose softmax-weighted bin index times the stride is
+the distance from the cell centre to that side (Generalized Focal Loss). Boxes are kept per class
+with non-maximum suppression and labelled with HICO object ids via ``vocab.coco80_to_hico``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from hake.perception.base import check_image
+from hake.perception.onnx_model import OnnxModel
+from hake.structures import DetectedObject
+from hake.vocab import load as load_vocab
+
+INPUT_SIZE = 416
+STRIDES = (8, 16, 32)
+BINS = 11
+
+
+def _softmax_integral(reg: np.ndarray) -> np.ndarray:
+    """(M, 44) bin logits -> (M, 4) distances in units of the stride."""
+    logits = reg.reshape(-1, 4, BINS)
+    e = np.exp(logits - logits.max(axis=-1, keepdims=True))
+    e /= e.sum(axis=-1, keepdims=True)
+    return e @ np.arange(BINS, dtype=np.float32)
+
+
+class NanoDet:
+    """NanoDet-m detector implementing :class:`hake.perception.Detector`.
+
+    Args:
+        source: zoo name or ``.onnx`` path.
+        score_threshold: minimum class score kept (0..1).
+        nms_threshold: IoU above which a lower-scored box of the same class is dropped.
+        max_detections: at most this many detections per image (highest scores first).
+        threads: onnxruntime intra-op threads.
+        device: ``"cpu"`` or ``"cuda"``.
+    """
+
+    def __init__(
+        self,
+        source: str | Path = "detector.nanodet_m",
+        score_threshold: float = 0.35,
+        nms_threshold: float = 0.5,
+        max_detections: int = 100,
+        threads: int = 1,
+        device: str = "cpu",
+    ) -> None:
+        self.model = OnnxModel(source, threads=threads, device=device)
+        self.score_threshold = float(score_threshold)
+        self.nms_threshold = float(nms_threshold)
+        self.max_detections = int(max_detections)
+        vocab = load_vocab()
+        self._to_hico = vocab.coco80_to_hico
+        self._names = vocab.objects
+
+    def raw(self, image: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Candidates before NMS: boxes (M, 4) pixels, scores (M,), COCO-80 class ids (M,)."""
+        image = check_image(image)
+        h, w = image.shape[:2]
+        x = cv2.resize(image, (INPUT_SIZE, INPUT_SIZE), interpolation=cv2.INTER_LINEAR)
+        x = (x.astype(np.float32) / 255.0).transpose(2, 0, 1)[None]
+        outputs = self.model(np.ascontiguousarray(x))
+        by_shape = {o.shape[1:]: o[0] for o in outputs}
+        boxes, scores, classes = [], [], []
+        for stride in STRIDES:
+            n = INPUT_SIZE // stride
+            cls_map, reg_map = by_shape[(n * n, 80)], by_shape[(n * n, 4 * BINS)]
+            cell, cls = np.nonzero(cls_map > self.score_threshold)
+            if cell.size == 0:
+                continue
+            dist = _softmax_integral(reg_map[cell]) * stride
+            cx = (cell % n + 0.5) * stride
+            cy = (cell // n + 0.5) * stride
+            b = np.stack([cx - dist[:, 0], cy - dist[:, 1], cx + dist[:, 2], cy + dist[:, 3]], axis=1)
+            boxes.append(b)
+            scores.append(cls_map[cell, cls])
+            classes.append(cls)
+        if not boxes:
+            return np.zeros((0, 4), np.float32), np.zeros(0, np.float32), np.zeros(0, np.int64)
+        b = np.concatenate(boxes).astype(np.float32)
+        b *= np.array([w, h, w, h], np.float32) / INPUT_SIZE
+        np.clip(b, 0, [w - 1, h - 1, w - 1, h - 1], out=b)
+        return b, np.concatenate(scores).astype(np.float32), np.concatenate(classes).astype(np.int64)
+
+    def detect(self, image: np.ndarray) -> list[DetectedObject]:
+        """Persons and objects in an (H, W, 3) uint8 RGB image, sorted by score (descending)."""
+        boxes, scores, classes = self.raw(image)
+        if len(boxes) == 0:
+            return []
+        xywh = np.concatenate([boxes[:, :2], boxes[:, 2:] - boxes[:, :2]], axis=1)
+        keep = cv2.dnn.NMSBoxesBatched(
+            xywh.tolist(), scores.tolist(), classes.tolist(), self.score_threshold, self.nms_threshold
+        )
+        keep = np.asarray(keep, dtype=np.int64).reshape(-1)
+        keep = keep[np.argsort(-scores[keep], kind="stable")][: self.max_detections]
+        out = []
+        for i in keep:
+            label = int(self._to_hico[classes[i]])
+            out.append(DetectedObject(box=tuple(boxes[i].tolist()), score=float(scores[i]), label=label,
+                                      name=self._names[label]))
+        return out

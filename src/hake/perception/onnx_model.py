@@ -1,0 +1,67 @@
+"""A thin wrapper around an onnxruntime session: sha256-checked file, thread count, run time.
+
+Weight files are resolved through the model zoo (:func:`hake.models.zoo.weight_path`), which
+verifies the sha256 listed in the manifest before the file is opened.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+
+from hake.errors import HakeError
+from hake.models.zoo import weight_path
+
+PROVIDERS = {"cpu": ["CPUExecutionProvider"], "cuda": ["CUDAExecutionProvider", "CPUExecutionProvider"]}
+
+
+class OnnxModel:
+    """An onnxruntime session with a known input and a running total of inference time.
+
+    Args:
+        source: a zoo name (``"detector.nanodet_m"``) or a path to an ``.onnx`` file.
+        threads: onnxruntime intra-op threads (1 by default: the machines are shared).
+        device: ``"cpu"`` or ``"cuda"``.
+
+    Attributes:
+        run_seconds: wall time spent inside ``session.run`` since creation (or the last reset).
+        calls: number of ``run`` calls counted in ``run_seconds``.
+    """
+
+    def __init__(self, source: str | Path, threads: int = 1, device: str = "cpu") -> None:
+        import onnxruntime as ort
+
+        path = Path(source) if str(source).endswith(".onnx") else weight_path(str(source))
+        if not path.is_file():
+            raise HakeError(f"ONNX model not found: {path}")
+        if device not in PROVIDERS:
+            raise HakeError(f"unknown device {device!r}; use one of {sorted(PROVIDERS)}")
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = int(threads)
+        options.inter_op_num_threads = 1
+        available = set(ort.get_available_providers())
+        providers = [p for p in PROVIDERS[device] if p in available] or ["CPUExecutionProvider"]
+        try:
+            self.session = ort.InferenceSession(str(path), options, providers=providers)
+        except Exception as err:  # onnxruntime raises its own exception types
+            raise HakeError(f"cannot load ONNX model {path}: {err}") from None
+        self.path = path
+        self.input = self.session.get_inputs()[0]
+        self.output_names = [o.name for o in self.session.get_outputs()]
+        self.run_seconds = 0.0
+        self.calls = 0
+
+    def __call__(self, x: np.ndarray) -> list[np.ndarray]:
+        """Run the model on one input array; returns the outputs in the model's output order."""
+        start = time.perf_counter()
+        out = self.session.run(None, {self.input.name: x})
+        self.run_seconds += time.perf_counter() - start
+        self.calls += 1
+        return out
+
+    def reset_timer(self) -> None:
+        """Zero :attr:`run_seconds` and :attr:`calls`."""
+        self.run_seconds = 0.0
+        self.calls = 0

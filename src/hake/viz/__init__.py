@@ -1,0 +1,1 @@
+"""Visualisation: inference overlays, PR curves and per-class AP plots."""

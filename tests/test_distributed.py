@@ -1,0 +1,192 @@
+"""Sharding and exact gathering, checked in a real 2-process gloo group on CPU."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import torch.multiprocessing as mp
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from hake.engine import distributed as D
+from hake.errors import HakeError
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def spawn(fn, world: int, *args) -> None:
+    """Run ``fn(rank, world, *args)`` in ``world`` processes joined by gloo through env vars."""
+    port = free_port()
+    mp.spawn(_entry, args=(world, port, fn, args), nprocs=world, join=True)
+
+
+def _entry(rank: int, world: int, port: int, fn, args) -> None:
+    os.environ.update(
+        {"RANK": str(rank), "WORLD_SIZE": str(world), "LOCAL_RANK": str(rank), "MASTER_ADDR": "127.0.0.1",
+         "MASTER_PORT": str(port), "OMP_NUM_THREADS": "1"}
+    )
+    torch.set_num_threads(1)
+    info = D.init_from_env()
+    assert info.backend == "gloo" and info.world_size == world and info.rank == rank
+    try:
+        fn(rank, world, *args)
+    finally:
+        D.shutdown()
+
+
+# --- pure sharding ------------------------------------------------------------------------------
+
+
+@settings(max_examples=60, deadline=None)
+@given(n=st.integers(0, 200), world=st.integers(1, 7), shuffle=st.booleans(), seed=st.integers(0, 9))
+def test_shards_partition_without_padding(n: int, world: int, shuffle: bool, seed: int) -> None:
+    shards = [D.shard_indices(n, r, world, shuffle=shuffle, seed=seed) for r in range(world)]
+    everything = np.concatenate(shards)
+    assert sorted(everything.tolist()) == list(range(n))  # each sample exactly once: no pad, no drop
+    sizes = [len(s) for s in shards]
+    assert max(sizes) - min(sizes) <= 1
+    assert sizes == [len(D.ShardedSampler(n, r, world)) for r in range(world)]
+
+
+@settings(max_examples=60, deadline=None)
+@given(n=st.integers(1, 150), world=st.integers(1, 5), per_rank=st.integers(1, 6), epoch=st.integers(0, 3))
+def test_rank_step_batches_union_is_the_single_process_batch(n: int, world: int, per_rank: int, epoch: int) -> None:
+    B = per_rank * world
+    single = D.rank_step_batches(n, B, 0, 1, shuffle=True, seed=7, epoch=epoch)
+    per_rank_steps = [D.rank_step_batches(n, B, r, world, shuffle=True, seed=7, epoch=epoch) for r in range(world)]
+    assert all(len(s) == len(single) == D.steps_per_epoch(n, B) for s in per_rank_steps)
+    for k, batch in enumerate(single):
+        union = np.concatenate([per_rank_steps[r][k] for r in range(world)])
+        assert sorted(union.tolist()) == sorted(batch.tolist())
+        # full batches split evenly, so DDP's mean of means is the global mean (weight 1)
+        if len(batch) == B:
+            assert all(len(per_rank_steps[r][k]) == per_rank for r in range(world))
+    # the sampler + a DataLoader batch of per_rank gives the same full batches
+    sampler = D.ShardedSampler(n, 0, world, shuffle=True, seed=7)
+    sampler.set_epoch(epoch)
+    own = sampler.indices()
+    for k, idx in enumerate(per_rank_steps[0]):
+        if len(single[k]) == B:
+            assert idx.tolist() == own[k * per_rank : (k + 1) * per_rank].tolist()
+
+
+def test_shuffle_changes_with_epoch_and_is_seeded() -> None:
+    a = D.permutation(50, True, seed=3, epoch=0)
+    assert a.tolist() == D.permutation(50, True, seed=3, epoch=0).tolist()
+    assert a.tolist() != D.permutation(50, True, seed=3, epoch=1).tolist()
+    assert D.permutation(5, False).tolist() == [0, 1, 2, 3, 4]
+
+
+def test_bad_arguments_are_refused() -> None:
+    with pytest.raises(HakeError):
+        D.shard_indices(10, 2, 2)
+    with pytest.raises(HakeError):
+        D.per_rank_batch(10, 3)
+    with pytest.raises(HakeError, match="duplicates"):
+        D.gather_exactly_once(["a", "b", "c"], [0, 1, 1])
+    with pytest.raises(HakeError, match="expected 4"):
+        D.gather_exactly_once(["a", "b", "c"], [2, 0, 1], expected=4)
+    with pytest.raises(HakeError, match="outside"):
+        D.gather_array(np.zeros((2, 3)), [0, 5])
+
+
+def test_single_process_gather_restores_order() -> None:
+    assert D.gather_exactly_once(["c", "a", "b"], [2, 0, 1], expected=3) == ["a", "b", "c"]
+    np.testing.assert_array_equal(D.gather_array(np.array([[2.0], [0.0], [1.0]]), [2, 0, 1]), [[0.0], [1.0], [2.0]])
+
+
+def test_lr_and_batch_rules() -> None:
+    assert D.effective_batch_size(16, 4, accumulate=2) == 128
+    assert D.scaled_lr(0.1, 256, 64) == pytest.approx(0.4)
+    assert D.per_rank_batch(32, 2) == 16
+    assert D.ddp_loss_weight(8, 16, 2) == 1.0
+    assert D.ddp_loss_weight(3, 5, 2) == pytest.approx(1.2)
+
+
+def test_single_process_env_does_not_start_a_group(monkeypatch) -> None:
+    for key in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "SLURM_PROCID"):
+        monkeypatch.delenv(key, raising=False)
+    info = D.init_from_env()
+    assert (info.rank, info.world_size, info.backend, info.is_main) == (0, 1, "none", True)
+    model = torch.nn.Linear(2, 2)
+    assert D.wrap_ddp(model) is model and D.unwrap(model) is model
+
+
+def test_slurm_variables_are_translated(monkeypatch) -> None:
+    for key in ("RANK", "WORLD_SIZE", "LOCAL_RANK"):
+        monkeypatch.delenv(key, raising=False)
+    monkeypatch.setenv("SLURM_PROCID", "3")
+    monkeypatch.setenv("SLURM_NTASKS", "4")
+    monkeypatch.setenv("SLURM_LOCALID", "1")
+    D._slurm_to_torch_env()
+    assert (os.environ["RANK"], os.environ["WORLD_SIZE"], os.environ["LOCAL_RANK"]) == ("3", "4", "1")
+
+
+# --- real 2-process group -----------------------------------------------------------------------
+
+
+def _score(i: int) -> np.ndarray:
+    """A deterministic per-sample 'model output' of variable content."""
+    rng = np.random.default_rng(1000 + i)
+    return rng.random(5).astype(np.float32)
+
+
+def _gather_worker(rank: int, world: int, n: int, out: str) -> None:
+    sampler = D.ShardedSampler(n, shuffle=True, seed=5)
+    idx = sampler.indices()
+    objs = [{"i": int(i), "name": f"img{i:03d}"} for i in idx]
+    rows = np.stack([_score(int(i)) for i in idx]) if len(idx) else np.zeros((0, 5), np.float32)
+    gathered = D.gather_exactly_once(objs, idx, expected=n)
+    arr = D.gather_array(rows, idx, expected=n)
+    total = D.all_reduce_sum(len(idx))
+    Path(out, f"rank{rank}.json").write_text(
+        json.dumps({"objs": gathered, "arr": arr.tolist(), "local": len(idx), "total": total})
+    )
+
+
+@pytest.mark.parametrize("n", [11, 1])
+def test_two_process_gather_equals_single_process(tmp_path: Path, n: int) -> None:
+    spawn(_gather_worker, 2, n, str(tmp_path))
+    single_objs = [{"i": i, "name": f"img{i:03d}"} for i in range(n)]
+    single_arr = np.stack([_score(i) for i in range(n)])
+    results = [json.loads((tmp_path / f"rank{r}.json").read_text()) for r in range(2)]
+    assert sorted(r["local"] for r in results) == sorted([len(range(r, n, 2)) for r in range(2)])
+    for r in results:
+        assert r["objs"] == single_objs
+        np.testing.assert_array_equal(np.asarray(r["arr"], dtype=np.float32), single_arr)  # exact, not approx
+        assert r["total"] == n
+
+
+def _ddp_grad_worker(rank: int, world: int, out: str) -> None:
+    torch.manual_seed(0)
+    model = D.wrap_ddp(torch.nn.Linear(4, 3))
+    x = torch.arange(5 * 4, dtype=torch.float32).reshape(5, 4) / 10
+    y = torch.arange(5) % 3
+    # an uneven last batch: 5 samples over 2 ranks -> 3 and 2
+    local = D.rank_step_batches(5, 5, rank, world)[0]
+    loss = torch.nn.functional.cross_entropy(model(x[local]), y[local])
+    (loss * D.ddp_loss_weight(len(local), 5, world)).backward()
+    torch.save({k: p.grad for k, p in D.unwrap(model).named_parameters()}, Path(out, f"grad{rank}.pt"))
+
+
+def test_ddp_loss_weight_gives_the_single_process_gradient(tmp_path: Path) -> None:
+    spawn(_ddp_grad_worker, 2, str(tmp_path))
+    torch.manual_seed(0)
+    model = torch.nn.Linear(4, 3)
+    x = torch.arange(5 * 4, dtype=torch.float32).reshape(5, 4) / 10
+    y = torch.arange(5) % 3
+    torch.nn.functional.cross_entropy(model(x), y).backward()
+    for r in range(2):
+        grads = torch.load(tmp_path / f"grad{r}.pt")
+        for name, p in model.named_parameters():
+            torch.testing.assert_close(grads[name], p.grad, rtol=1e-6, atol=1e-7)
