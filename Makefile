@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/hake vocab
+	OMP_NUM_THREADS=1 $(BIN)/hake infer examples --out demo_output --save-vis --overwrite
 
 test: $(STAMP)
 	$(BIN)/ruff check src tests tools benchmarks

@@ -104,3 +104,139 @@ def ref_hico_class(labels: list[float], scores: list[float], known_object: bool)
         rec.append(tp / npos if npos else math.nan)
         prec.append(tp / (tp + fp))
     return ref_voc11(rec, prec), npos
+
+
+def _get_overlap(boxes: np.ndarray, ref_box: np.ndarray) -> np.ndarray:
+    """vsrl_eval.get_overlap: one prediction against all GT rows, float32."""
+    ixmin = np.maximum(boxes[:, 0], ref_box[0])
+    iymin = np.maximum(boxes[:, 1], ref_box[1])
+    ixmax = np.minimum(boxes[:, 2], ref_box[2])
+    iymax = np.minimum(boxes[:, 3], ref_box[3])
+    iw = np.maximum(ixmax - ixmin + 1.0, 0.0)
+    ih = np.maximum(iymax - iymin + 1.0, 0.0)
+    inters = iw * ih
+    uni = ((ref_box[2] - ref_box[0] + 1.0) * (ref_box[3] - ref_box[1] + 1.0)
+           + (boxes[:, 2] - boxes[:, 0] + 1.0) * (boxes[:, 3] - boxes[:, 1] + 1.0) - inters)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return inters / uni
+
+
+def ref_vcoco_class(gt, dets, a: int, role: int | None, scenario: int) -> float:
+    """One V-COCO class, loop by loop: role None = agent AP; otherwise role index 0/1 and scenario."""
+    tp, fp, sc = [], [], []
+    npos = 0
+    for i, img_id in enumerate(gt.image_ids.tolist()):
+        pidx = np.flatnonzero(gt.person_image == i)
+        gt_boxes, gt_actions = gt.person_boxes[pidx], gt.person_actions[pidx]
+        ignore = np.any(gt_actions == -1, axis=1)
+        npos += int(np.sum(gt_actions[:, a] == 1))
+        rows = [d for d in range(len(dets.image_id)) if dets.image_id[d] == img_id]
+        if not rows or not len(pidx):
+            continue
+        scores = dets.agent_scores[rows, a] if role is None else dets.role_scores[rows, a, role]
+        keep = [k for k in range(len(rows)) if not np.isnan(scores[k])]
+        covered = [False] * len(pidx)
+        for k in np.argsort(scores[keep], kind="stable")[::-1]:
+            d = rows[keep[k]]
+            overlaps = _get_overlap(gt_boxes, dets.person_box[d])
+            jmax, ovmax = overlaps.argmax(), overlaps.max()
+            if ignore[jmax]:
+                continue
+            ov_role = 1.0
+            if role is not None:
+                g = gt.role_boxes[pidx[jmax], a, role]
+                pred = dets.role_boxes[d, a, role]
+                if np.all(g == -1):
+                    if scenario == 1:
+                        ov_role = 1.0 if (np.all(pred == 0.0) or np.all(np.isnan(pred))) else 0.0
+                else:
+                    ov_role = _get_overlap(g.reshape(1, 4), pred)[0]
+            sc.append(scores[keep[k]])
+            if gt_actions[jmax, a] == 1 and ovmax >= 0.5 and ov_role >= 0.5 and not covered[jmax]:
+                covered[jmax] = True
+                tp.append(1)
+                fp.append(0)
+            else:
+                tp.append(0)
+                fp.append(1)
+    if not sc or npos == 0:
+        return math.nan
+    idx = np.argsort(np.array(sc, np.float32), kind="stable")[::-1]
+    a_tp = np.cumsum(np.array(tp, np.float32)[idx])
+    a_fp = np.cumsum(np.array(fp, np.float32)[idx])
+    rec = a_tp / float(npos)
+    prec = a_tp / np.maximum(a_tp + a_fp, np.finfo(np.float64).eps)
+    return float(np.float32(ref_all_point(list(rec), list(prec))))
+
+
+def ref_ava(gt_csv: str, det_csv: str, labelmap_ids: set[int], excluded: set[str], protocol: str) -> dict[int, float]:
+    """AVA per-class AP following get_ava_performance.py step by step (Python csv, heapq, loops)."""
+    import csv
+    import heapq
+    from collections import defaultdict
+
+    def key(v, t):
+        return "%s,%04d" % (v, int(t)) if protocol == "v2019" else "%s,%.6f" % (v, float(t))
+
+    def read(path, capacity):
+        entries = defaultdict(list)
+        with open(path, newline="") as fh:
+            for row in csv.reader(fh):
+                k = key(row[0], row[1])
+                x1, y1, x2, y2 = [float(n) for n in row[2:6]]
+                action = int(row[6])
+                if labelmap_ids and action not in labelmap_ids:
+                    continue
+                score = float(row[7]) if len(row) == 8 else 1.0
+                if capacity < 1 or len(entries[k]) < capacity:
+                    heapq.heappush(entries[k], (score, action, y1, x1, y2, x2))
+                elif score > entries[k][0][0]:
+                    heapq.heapreplace(entries[k], (score, action, y1, x1, y2, x2))
+        out = {}
+        for k in entries:
+            out[k] = sorted(entries[k], key=lambda tup: -tup[0])
+        return out
+
+    gt, det = read(gt_csv, 0), read(det_csv, 50)
+    num_class = max(labelmap_ids)
+    gt = {k: v for k, v in gt.items() if k not in excluded}
+    num_gt = defaultdict(int)
+    for v in gt.values():
+        for item in v:
+            num_gt[item[1]] += 1
+    scores, tps = defaultdict(list), defaultdict(list)
+    for k, items in det.items():
+        if k in excluded or (protocol == "head" and k not in gt):
+            continue
+        items = [it for it in items if it[2] < it[4] and it[3] < it[5]]
+        g = gt.get(k, [])
+        for c in range(1, num_class + 1):
+            gb = [it[2:] for it in g if it[1] == c]
+            used = [False] * len(gb)
+            for it in [it for it in items if it[1] == c]:
+                ious = []
+                for y1, x1, y2, x2 in gb:
+                    h = max(0.0, min(it[4], y2) - max(it[2], y1))
+                    w = max(0.0, min(it[5], x2) - max(it[3], x1))
+                    inter = h * w
+                    union = (it[4] - it[2]) * (it[5] - it[3]) + (y2 - y1) * (x2 - x1) - inter
+                    ious.append(inter / union if union != 0 else (math.nan if inter == 0 else math.inf))
+                tp = False
+                if ious:
+                    j = int(np.argmax(ious))
+                    if ious[j] >= 0.5 and not used[j]:
+                        used[j] = tp = True
+                scores[c].append(it[0])
+                tps[c].append(tp)
+    ap = {}
+    for c in range(1, num_class + 1):
+        if num_gt[c] == 0:
+            continue
+        if not scores[c]:
+            ap[c] = 0.0
+            continue
+        idx = np.argsort(np.array(scores[c]), kind="stable")[::-1]
+        t = np.array(tps[c], int)[idx]
+        ctp, cfp = np.cumsum(t), np.cumsum(1 - t)
+        ap[c] = ref_all_point(list(ctp.astype(float) / num_gt[c]), list(ctp.astype(float) / (ctp + cfp)))
+    return ap

@@ -148,3 +148,14 @@ def test_zoo_builds_perception_models_by_name() -> None:
     model = zoo.create_model("pose.movenet_lightning")
     assert isinstance(model, MoveNetSingle) and model.size == 192
     assert isinstance(zoo.create_model("detector.nanodet_m"), NanoDet)
+
+
+def test_a_device_without_its_onnxruntime_provider_is_refused() -> None:
+    import onnxruntime as ort
+
+    if "CUDAExecutionProvider" in ort.get_available_providers():
+        pytest.skip("this onnxruntime has CUDA")
+    with pytest.raises(HakeError, match="CUDAExecutionProvider"):
+        create_detector("nanodet_m", device="cuda")
+    with pytest.raises(HakeError, match="unknown device"):
+        create_detector("nanodet_m", device="tpu")

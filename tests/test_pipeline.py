@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import shared_file
-from pipeline_standin import HOLD_STATE, StandInPasta, closeness
 
+from conftest import shared_file
 from hake.engine.pairs import hoi_predictions, make_pairs, person_pasta, top_states
 from hake.engine.pipeline import Pipeline, PipelineConfig, build_pipeline, merge_overlapping
 from hake.engine.runner import read_image
 from hake.perception.base import PERSON
 from hake.structures import DetectedObject, FrameResult
 from hake.vocab import load
+from pipeline_standin import HAND_NONE, HOLD_STATE, StandInPasta, closeness
 
 HORSE, CUP, COW = 37, 26, 25
 
@@ -71,18 +71,21 @@ def test_person_pasta_is_the_maximum_over_its_pairs() -> None:
     pasta = np.zeros((5, 76), np.float32)
     pasta[0, 3], pasta[1, 3], pasta[2, 3] = 0.2, 0.7, 0.1
     pasta[3, 40], pasta[4, 40] = 0.6, 0.9
+    pasta[:, HAND_NONE] = [1.0, 0.3, 0.8, 0.9, 0.95]
     out = person_pasta(pasta, np.array([0, 0, 0, 1, 1]), 2)
     assert out[0, 3] == pytest.approx(0.7) and out[1, 40] == pytest.approx(0.9) and out[0, 40] == 0
+    # "no interaction" must hold in every pair: the minimum
+    assert out[0, HAND_NONE] == pytest.approx(0.3) and out[1, HAND_NONE] == pytest.approx(0.9)
 
 
 def test_top_states_are_sorted_within_each_group() -> None:
     v = load()
-    probs = np.linspace(0, 1, 76, dtype=np.float32)[::-1].copy()
-    probs[HOLD_STATE] = 2.0
+    probs = np.linspace(0, 1, 76, dtype=np.float32)[::-1].copy()  # decreasing: the first state of a group wins
+    probs[HOLD_STATE] = 2.0  # ... except in the hand group, whose first state is "hold" anyway
     states = top_states(probs, k=2)
     assert list(states) == ["foot", "leg", "hip", "hand", "arm", "head"]
     hand = states["hand"]
-    assert [s.index for s in hand] == [HOLD_STATE, v.pasta_slices()["hand"].start]
+    assert [s.index for s in hand] == [HOLD_STATE, HOLD_STATE + 1]  # then the highest of the rest
     assert hand[0].state == "hold" and hand[0].group == "hand"
     for group, ss in states.items():
         sl = v.pasta_slices()[group]

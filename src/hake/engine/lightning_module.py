@@ -87,6 +87,8 @@ class A2VModule(L.LightningModule):
         obj = F.one_hot(batch["object"].long(), 80).float()
         if self.mode == "gt_hake":
             return group_split(batch["pasta"].float(), list(self.a2v.group_sizes)), obj
+        if "f_pasta" in batch:  # rows of a feature cache (hake features extract)
+            return group_split(batch["f_pasta"].float(), self.a2v.group_dims), obj
         with torch.no_grad():
             return [g.detach() for g in self._a2v(batch).groups], obj
 

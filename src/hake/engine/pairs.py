@@ -75,10 +75,20 @@ def make_pairs(
     return Pairs(batch=batch, person=person, object=obj)
 
 
-def person_pasta(pasta: np.ndarray, person: np.ndarray, n_persons: int) -> np.ndarray:
-    """(N, 76) PaSta of each person: the maximum over that person's pairs of (P, 76) probabilities."""
-    out = np.zeros((n_persons, pasta.shape[1]), np.float32)
-    np.maximum.at(out, person, pasta.astype(np.float32))
+def person_pasta(pasta: np.ndarray, person: np.ndarray, n_persons: int, space: str = "pasta76") -> np.ndarray:
+    """(N, 76) PaSta of each person from the (P, 76) probabilities of its pairs.
+
+    A part state is as likely as in the pair that shows it most (maximum over pairs); a group's
+    ``no_interaction`` holds only if it holds in every pair (minimum over pairs).
+    """
+    vocab = load_vocab()
+    none = np.array([name.replace(" ", "_") == "no_interaction" for _, name in vocab.pasta[space]])
+    probs = pasta.astype(np.float32)
+    out = np.zeros((n_persons, probs.shape[1]), np.float32)
+    np.maximum.at(out, person, probs)
+    low = np.ones((n_persons, probs.shape[1]), np.float32)
+    np.minimum.at(low, person, probs)
+    out[:, none] = low[:, none]
     return out
 
 

@@ -153,18 +153,20 @@ def load_pasta_model(name: str = DEFAULT_PASTA_MODEL, weights: Path | None = Non
         HakeError: unknown name, missing or corrupt weight file, or no Activity2Vec loader.
     """
     if weights is not None:
+        if not Path(weights).is_file():
+            raise HakeError(f"weight file not found: {weights}")
         try:
-            from hake.models import activity2vec
+            from hake.models.a2v_predictor import A2VPredictor
         except ImportError as err:
             raise HakeError(f"Activity2Vec is not available ({err}); cannot load {weights}") from None
-        loader = getattr(activity2vec, "load_pasta_model", None) or getattr(activity2vec, "load", None)
-        if loader is None:
-            raise HakeError("hake.models.activity2vec has no loader for trained weights")
-        return loader(Path(weights), device=device)
+        return A2VPredictor.load(Path(weights))
     import importlib
 
-    from hake.models.zoo import create_model
+    from hake.models.zoo import create_model, manifest
 
+    if name not in manifest():
+        known = ", ".join(k for k in sorted(manifest()) if not k.startswith(("detector.", "pose.")))
+        raise HakeError(f"unknown PaSta model {name!r}; known: {known or 'none'}")
     family = name.split(".", 1)[0]
     for module in (f"hake.models.{family}", "hake.models.spatial"):
         try:  # model modules register their zoo loader on import

@@ -140,6 +140,13 @@ def run_image(pipeline: Pipeline, job: Job, save_vis: bool) -> None:
     _write_atomic(job.out_json, json.dumps(result.to_dict(), indent=1) + "\n")
 
 
+def _reason(err: Exception, source: Path) -> str:
+    """The error message without a leading ``file <source>:`` (the summary names the file already)."""
+    text = str(err).strip() or type(err).__name__
+    prefix = f"file {source}: "
+    return text[len(prefix):] if text.startswith(prefix) else text
+
+
 def run_jobs(
     jobs: list[Job],
     make_pipeline: Callable[[], Pipeline],
@@ -183,7 +190,7 @@ def run_jobs(
                 finally:
                     frames.close()
         except (HakeError, OSError, cv2.error) as err:
-            summary.failed.append(Failure(job.source, str(err)))
+            summary.failed.append(Failure(job.source, _reason(err, job.source)))
             continue
         summary.done.append(job.source)
     return summary

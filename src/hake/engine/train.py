@@ -21,6 +21,7 @@ from torch.utils.data import DataLoader
 from hake.datasets.keypoint_cache import KeypointCache
 from hake.datasets.torch import Augment, EpochSampler, InstanceDataset, collate, pair_targets
 from hake.engine.a2v_config import A2VConfig
+from hake.engine.features import CachedFeatures, cached_collate
 from hake.engine.lightning_module import A2VModule, pos_weights
 from hake.engine.metrics import multilabel_map
 from hake.errors import HakeError
@@ -44,17 +45,30 @@ def build_datasets(cfg: A2VConfig) -> tuple[InstanceDataset, InstanceDataset | N
     return train, val
 
 
-def label_weights(ds: InstanceDataset, cap: float) -> dict[str, torch.Tensor]:
+def label_weights(ds: Any, cap: float) -> dict[str, torch.Tensor]:
     """Positive weights of the weighted BCE from the training annotations (no pixels read)."""
-    rows = [pair_targets(im.labels, 76, ds.n_verbs) for im in ds.images]
-    pasta = np.concatenate([r["pasta"][r["has_pasta"]] for r in rows])
-    out = {"pasta": pasta, "verb": np.concatenate([r["verb"] for r in rows]),
-           "hoi": np.concatenate([r["hoi"] for r in rows])}
-    return {k: pos_weights(torch.from_numpy(v), cap) for k, v in out.items()}
+    if isinstance(ds, CachedFeatures):
+        d = ds.data
+        out = {"pasta": d["pasta"][d["has_pasta"]], "verb": d["verb"], "hoi": d["hoi"]}
+    else:
+        rows = [pair_targets(im.labels, 76, ds.n_verbs) for im in ds.images]
+        out = {"pasta": torch.from_numpy(np.concatenate([r["pasta"][r["has_pasta"]] for r in rows])),
+               "verb": torch.from_numpy(np.concatenate([r["verb"] for r in rows])),
+               "hoi": torch.from_numpy(np.concatenate([r["hoi"] for r in rows]))}
+    return {k: pos_weights(v, cap) for k, v in out.items()}
 
 
-def loaders(cfg: A2VConfig, train: InstanceDataset, val: InstanceDataset | None) -> tuple[DataLoader, Any]:
-    kw = {"batch_size": cfg.train.batch_size, "collate_fn": collate, "num_workers": cfg.data.num_workers}
+def cached_datasets(cfg: A2VConfig) -> tuple[CachedFeatures, CachedFeatures | None]:
+    """Feature-cache datasets of a config (``data.features`` / ``data.val_features``)."""
+    if cfg.train.mode not in ("stage2", "transfer"):
+        raise HakeError("training from a feature cache is for stage2 / transfer (Activity2Vec frozen)")
+    return CachedFeatures(cfg.data.features), CachedFeatures(cfg.data.val_features) if cfg.data.val_features \
+        else None
+
+
+def loaders(cfg: A2VConfig, train: Any, val: Any) -> tuple[DataLoader, Any]:
+    fn = cached_collate if isinstance(train, CachedFeatures) else collate
+    kw = {"batch_size": cfg.train.batch_size, "collate_fn": fn, "num_workers": cfg.data.num_workers}
     tl = DataLoader(train, sampler=EpochSampler(len(train), cfg.train.seed), **kw)
     vl = DataLoader(val, sampler=EpochSampler(len(val), shuffle=False), **kw) if val is not None else None
     return tl, vl
@@ -79,8 +93,9 @@ def build_module(cfg: A2VConfig, weights: dict[str, torch.Tensor]) -> A2VModule:
         module.a2v.load_state_dict(a2v_state)
         if r_state and mode == "transfer":  # keep the trunk, the last FC is new (other label space)
             fresh = module.reasoner.state_dict()
+            last = module.reasoner.last_fc() + "."
             keep = {k: v for k, v in r_state.items() if k in fresh and fresh[k].shape == v.shape
-                    and not k.startswith("fc_out.")}
+                    and not k.startswith(last)}
             module.reasoner.load_state_dict(keep, strict=False)
     return module
 
@@ -108,11 +123,11 @@ def evaluate(module: A2VModule, loader: DataLoader) -> dict[str, float]:
 def _loggers(out: Path) -> list[Any]:
     from lightning.pytorch.loggers import CSVLogger
 
-    found: list[Any] = [CSVLogger(str(out / "logs"), name="", version="")]
+    found: list[Any] = [CSVLogger(str(out / "logs"), name="")]  # version_N: a resumed run appends one
     try:
         from lightning.pytorch.loggers import TensorBoardLogger
 
-        found.append(TensorBoardLogger(str(out / "logs"), name="tb", version=""))
+        found.append(TensorBoardLogger(str(out / "logs"), name="tb"))
     except (ImportError, ModuleNotFoundError):
         pass
     return found
@@ -128,7 +143,7 @@ def train(cfg: A2VConfig, *, progress: bool = False, max_steps: int = -1) -> dic
     if cfg.train.accelerator in ("cpu", "auto") and not torch.cuda.is_available():
         torch.set_num_threads(cfg.train.threads)
     L.seed_everything(cfg.train.seed, workers=True, verbose=False)
-    train_ds, val_ds = build_datasets(cfg)
+    train_ds, val_ds = cached_datasets(cfg) if cfg.data.features else build_datasets(cfg)
     module = build_module(cfg, label_weights(train_ds, cfg.train.max_pos_weight))
     tl, vl = loaders(cfg, train_ds, val_ds)
     ckpt = ModelCheckpoint(dirpath=str(out / "checkpoints"), save_last=True, save_top_k=0)

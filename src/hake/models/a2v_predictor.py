@@ -36,10 +36,10 @@ class Reasoner(nn.Module):
 
     def __init__(self, kind: str, in_dims: list[int], n_out: int) -> None:
         super().__init__()
-        from hake.models.pasta_r import PastaR
+        from hake.models.pasta_r import InSpec, PastaR
 
         self.kind, self.in_dims, self.n_out = kind, list(in_dims), n_out
-        self.net = PastaR(kind, list(in_dims), out_dim=n_out)
+        self.net = PastaR(kind, InSpec(tuple(in_dims), n_objects=80), out_dim=n_out, n_verbs=0)
 
     def forward(self, groups: list[torch.Tensor], obj: torch.Tensor | None = None) -> torch.Tensor:
         return self.net(groups, obj=obj)["hoi"]
@@ -106,8 +106,6 @@ class A2VPredictor:
         self.a2v = a2v.eval()
         self.reasoner = reasoner.eval() if reasoner is not None else None
         self.target = target
-        if a2v.spec.pasta != "pasta76":
-            raise HakeError("the pipeline needs PaSta-76 outputs; this model predicts " + a2v.spec.pasta)
 
     @classmethod
     def load(cls, path: str | Path) -> A2VPredictor:
@@ -156,6 +154,8 @@ class A2VPredictor:
     @torch.no_grad()
     def predict(self, batch: PairBatch) -> PastaOutput:
         """PaSta-76, HOI-600 and verb-117 probabilities of every pair (see :class:`PastaOutput`)."""
+        if self.a2v.spec.pasta != "pasta76":
+            raise HakeError("PastaOutput holds PaSta-76; this model predicts " + self.a2v.spec.pasta)
         vocab = load()
         labels = np.asarray(batch.object_labels, np.int64).reshape(-1)
         t = self.tensors(batch)

@@ -42,7 +42,10 @@ class OnnxModel:
         options.intra_op_num_threads = int(threads)
         options.inter_op_num_threads = 1
         available = set(ort.get_available_providers())
-        providers = [p for p in PROVIDERS[device] if p in available] or ["CPUExecutionProvider"]
+        if PROVIDERS[device][0] not in available:
+            raise HakeError(f"device {device!r} needs onnxruntime's {PROVIDERS[device][0]}, which this "
+                            f"installation lacks (available: {', '.join(sorted(available))})")
+        providers = [p for p in PROVIDERS[device] if p in available]
         try:
             self.session = ort.InferenceSession(str(path), options, providers=providers)
         except Exception as err:  # onnxruntime raises its own exception types

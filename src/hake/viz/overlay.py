@@ -25,8 +25,8 @@ GROUP_COLOURS = {
     "hand": (0, 255, 127), "arm": (30, 144, 255), "head": (255, 105, 180),
 }
 FONT = cv2.FONT_HERSHEY_SIMPLEX
-PANEL_WIDTH = 380
-LINE = 18
+PANEL_WIDTH = 420
+LINE = 20
 
 
 def person_colour(index: int, person: Person) -> tuple[int, int, int]:
@@ -58,14 +58,15 @@ def draw_person(img: np.ndarray, person: Person, index: int, scale: float, kp_th
         c = GROUP_COLOURS[vocab.part_group(k)]
         cv2.rectangle(img, _pt(pb[0], pb[1]), _pt(pb[2], pb[3]), c, 1, cv2.LINE_AA)
     kps = np.asarray(person.keypoints, np.float32).reshape(-1, 3)
+    radius = int(max(1, min(thick + 1, (y2 - y1) / 60)))  # small people get small dots
     if len(kps) == 17:
         for a, b in SKELETON:
             if kps[a, 2] > kp_threshold and kps[b, 2] > kp_threshold:
                 cv2.line(img, _pt(*kps[a, :2]), _pt(*kps[b, :2]), colour, thick + 1, cv2.LINE_AA)
         for x, y, s in kps:
             if s > kp_threshold:
-                cv2.circle(img, _pt(x, y), thick + 2, (255, 255, 255), -1, cv2.LINE_AA)
-                cv2.circle(img, _pt(x, y), thick + 1, colour, -1, cv2.LINE_AA)
+                cv2.circle(img, _pt(x, y), radius + 1, (255, 255, 255), -1, cv2.LINE_AA)
+                cv2.circle(img, _pt(x, y), radius, colour, -1, cv2.LINE_AA)
     cv2.rectangle(img, _pt(x1, y1), _pt(x2, y2), colour, thick, cv2.LINE_AA)
     _label(img, _tag(index, person), int(x1), int(y1), colour, 0.5 * scale)
 
@@ -80,10 +81,14 @@ def panel_lines(result: FrameResult, top_activities: int = 3, min_prob: float = 
     lines: list[tuple[str, int, bool]] = []
     for i, p in enumerate(result.persons):
         lines.append((_tag(i, p), i, True))
+        shown = 0
         for g in GROUPS:
             states = [s for s in p.pasta.get(g, []) if s.prob >= min_prob and "no_interaction" not in s.state]
-            text = ", ".join(f"{s.state} {s.prob:.2f}" for s in states[:2]) if states else "-"
-            lines.append((f"  {g}: {text}", i, False))
+            if states:
+                lines.append((f"  {g}: " + ", ".join(f"{s.state} {s.prob:.2f}" for s in states[:2]), i, False))
+                shown += 1
+        if not shown:
+            lines.append(("  parts: no interaction", i, False))
         acts = [h for h in result.hois if h.person == i and load_vocab().hoi_verb[h.hoi] != NO_INTERACTION_VERB]
         acts = sorted(acts, key=lambda h: -h.score)[:top_activities]
         if not acts:
@@ -140,6 +145,6 @@ def draw_result(image: np.ndarray, result: FrameResult, panel: bool = True, fixe
         colour = person_colour(person, result.persons[person]) if header and person >= 0 else (235, 235, 235)
         if header and y > LINE:
             y += 4
-        cv2.putText(canvas, text, (x0, y), FONT, 0.5 if header else 0.45, colour, 2 if header else 1, cv2.LINE_AA)
+        cv2.putText(canvas, text, (x0, y), FONT, 0.55 if header else 0.5, colour, 2 if header else 1, cv2.LINE_AA)
         y += LINE
     return canvas

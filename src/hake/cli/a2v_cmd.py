@@ -1,0 +1,113 @@
+"""Activity2Vec commands: ``hake data synth``, ``hake data keypoints``, ``hake train a2v``,
+``hake features extract``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from hake.cli.apps import data_app, features_app, train_app
+from hake.cli.common import guarded, write_json
+
+
+@data_app.command("synth")
+@guarded
+def synth_command(
+    out: Path = typer.Option(..., "--out", help="Folder to write images/, train.json, test.json, keypoints.json."),
+    n: int = typer.Option(400, "--n", help="Number of images."),
+    size: int = typer.Option(128, "--size", help="Image side in pixels."),
+    seed: int = typer.Option(0, "--seed", help="Random seed."),
+) -> None:
+    """Draw a synthetic HAKE-HICO-DET set whose part states are visible by construction."""
+    from hake.datasets.synth import generate
+
+    meta = generate(out, n, size=size, seed=seed)
+    typer.echo(f"wrote {meta['n']} images ({meta['n_test']} held out) to {out}")
+
+
+@data_app.command("keypoints")
+@guarded
+def keypoints_command(
+    images: Path = typer.Argument(..., help="Folder of images (searched recursively)."),
+    out: Path = typer.Option(..., "--out", help="Keypoint cache file to write (JSON)."),
+    annotation: Path | None = typer.Option(None, "--annotation", help="Instance-level annotation: pose its "
+                                           "human boxes instead of detected persons."),
+    pose: str = typer.Option("movenet_thunder", "--pose", help="Pose model (zoo short name)."),
+    detector: str = typer.Option("nanodet_m", "--detector", help="Person detector when no annotation is given."),
+    threads: int = typer.Option(1, "--threads", help="onnxruntime threads."),
+) -> None:
+    """Fill a keypoint cache with the pipeline's pose estimator."""
+    from hake.engine.keypoints import annotated_person_boxes, fill_keypoint_cache, image_files
+    from hake.perception import create_detector, create_pose_estimator
+
+    boxes = annotated_person_boxes(annotation) if annotation else None
+    det = None if boxes is not None else create_detector(detector, threads=threads)
+    n = fill_keypoint_cache(image_files(images), out, create_pose_estimator(pose, threads=threads),
+                            detector=det, boxes=boxes)
+    typer.echo(f"cached poses of {n} images in {out}")
+
+
+@train_app.command("a2v")
+@guarded
+def train_a2v_command(
+    config: Path | None = typer.Option(None, "--config", help="YAML config (see configs/a2v_*.yaml)."),
+    data: Path | None = typer.Option(None, "--data", help="Dataset folder (overrides data.root); a folder "
+                                     "from `hake data synth` gets the synthetic defaults."),
+    out: Path | None = typer.Option(None, "--out", help="Run folder (overrides out)."),
+    epochs: int | None = typer.Option(None, "--epochs", help="Override train.epochs."),
+    resume: str | None = typer.Option(None, "--resume", help="Checkpoint to resume, or 'last'."),
+    progress: bool = typer.Option(False, "--progress", help="Show Lightning's progress bar."),
+) -> None:
+    """Train Activity2Vec / PaSta-R; writes RUN/metrics.json and RUN/model.safetensors."""
+    from hake.datasets.synth import is_synthetic
+    from hake.engine.a2v_config import A2VConfig, load_config, synthetic_defaults
+    from hake.engine.train import train
+    from hake.errors import HakeError
+
+    if config is not None:
+        cfg = load_config(config)
+    elif data is not None and is_synthetic(data):
+        cfg = synthetic_defaults(data, out or "runs/a2v")
+    else:
+        cfg = A2VConfig()
+    if data is not None:
+        cfg.data.root = str(data)
+    if out is not None:
+        cfg.out = str(out)
+    if epochs is not None:
+        cfg.train.epochs = epochs
+    if resume is not None:
+        cfg.train.resume = resume
+    if not cfg.data.root and not cfg.data.features:
+        raise HakeError("no data: pass --data DIR or a --config with data.root")
+    metrics = train(cfg, progress=progress)
+    metrics.pop("loss_history", None)
+    write_json(metrics, None)
+
+
+@features_app.command("extract")
+@guarded
+def features_extract_command(
+    weights: Path = typer.Option(..., "--weights", help="Trained Activity2Vec model.safetensors."),
+    data: Path = typer.Option(..., "--data", help="Dataset folder (images + annotation)."),
+    out: Path = typer.Option(..., "--out", help="Cache folder to write (index.json + shards)."),
+    split: str = typer.Option("train.json", "--split", help="Annotation file inside --data."),
+    keypoints: str = typer.Option("keypoints.json", "--keypoints", help="Keypoint cache inside --data ('' = none)."),
+    image_size: int = typer.Option(0, "--image-size", help="Resize longer side (0 = keep)."),
+    shard_rows: int = typer.Option(4096, "--shard-rows", help="Pairs per safetensors shard."),
+) -> None:
+    """Cache per-pair RoI features and f_pasta of a frozen Activity2Vec in safetensors shards."""
+    import torch
+
+    from hake.datasets.keypoint_cache import KeypointCache
+    from hake.datasets.torch import InstanceDataset
+    from hake.engine.features import extract_features
+    from hake.models.a2v_predictor import A2VPredictor
+
+    torch.set_num_threads(1)
+    a2v = A2VPredictor.load(weights).a2v
+    kp = KeypointCache(data / keypoints) if keypoints and (data / keypoints).is_file() else None
+    ds = InstanceDataset(data / split, data, keypoints=kp, image_size=image_size or None, n_verbs=a2v.spec.n_verbs)
+    index = extract_features(a2v, ds, out, shard_rows=shard_rows, weights=str(weights))
+    typer.echo(f"cached {index['rows']} pairs in {len(index['shards'])} shard(s) under {out}")

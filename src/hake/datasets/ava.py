@@ -1,0 +1,226 @@
+"""AVA CSV files, label maps and exclusions, read as ActivityNet's ``get_ava_performance.py`` does (no torch).
+
+Rows ``video_id, timestamp, x1, y1, x2, y2 (normalised), action_id[, score]``; an 8th column is
+read as the score (in GT files it is the person id, exactly as the original reads it). Rows whose
+action is not in the label map are dropped first; then at most ``capacity`` rows per frame are
+kept with the original's heap rule (a new row replaces the heap minimum only with a strictly
+higher score) and each frame's rows are ordered by descending score, ties in heap order. Frames
+where no two rows tie are done vectorised; frames with ties replay the heap in Python, so the
+result equals the original's on every input.
+
+Frame keys: ``"%s,%04d" % (video, int(ts))`` (protocol ``v2019``) or ``"%s,%.6f"`` (``head``).
+CSV parsing uses pyarrow when it is installed and Python's csv module otherwise.
+"""
+
+from __future__ import annotations
+
+import csv
+import heapq
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from hake.errors import DataError
+
+PROTOCOLS = ("v2019", "head")
+
+
+@dataclass
+class AvaRows:
+    """Boxes of one CSV after label filtering and the per-frame cap, in the original's order.
+
+    Attributes:
+        frame_keys: (F,) frame key strings, in order of first appearance.
+        frame: (R,) index into ``frame_keys``; rows are grouped by frame in that order.
+        boxes: (R, 4) float64 ``[y1, x1, y2, x2]`` normalised (the original's layout).
+        labels: (R,) int64 action ids (1-based, as in the label map).
+        scores: (R,) float64 (1.0 when the file has 7 columns).
+    """
+
+    frame_keys: np.ndarray
+    frame: np.ndarray
+    boxes: np.ndarray
+    labels: np.ndarray
+    scores: np.ndarray
+
+
+def frame_key(video: str, timestamp: float, protocol: str) -> str:
+    """The original's image key of one frame."""
+    return f"{video},{int(timestamp):04d}" if protocol == "v2019" else f"{video},{float(timestamp):.6f}"
+
+
+def read_labelmap(path: str | Path) -> tuple[list[dict], set[int]]:
+    """Parse a label-map pbtxt without protobuf: ``name:`` then ``id:``/``label_id:`` lines."""
+    labelmap, ids, name = [], set(), ""
+    try:
+        lines = Path(path).read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as err:
+        raise DataError(f"cannot read label map: {err}", file=path) from None
+    for n, line in enumerate(lines):
+        s = line.strip()
+        if s.startswith("name:"):
+            parts = s.split('"')
+            if len(parts) < 3:
+                raise DataError("expected name: \"...\"", file=path, record=f"line {n + 1}", field="name")
+            name = parts[1]
+        elif s.startswith(("id:", "label_id:")):
+            try:
+                cid = int(s.split()[-1])
+            except ValueError:
+                raise DataError("class id is not an integer", file=path, record=f"line {n + 1}", field="id") from None
+            labelmap.append({"id": cid, "name": name})
+            ids.add(cid)
+    if not ids:
+        raise DataError("no classes found", file=path)
+    return labelmap, ids
+
+
+def read_exclusions(path: str | Path | None, protocol: str = "v2019") -> set[str]:
+    """Frame keys listed in an exclusions CSV (``video_id,timestamp`` rows)."""
+    if path is None:
+        return set()
+    out = set()
+    with _open(path) as fh:
+        for n, row in enumerate(csv.reader(fh)):
+            if len(row) != 2:
+                raise DataError(f"expected 2 columns, got {len(row)}", file=path, record=f"row {n}", field="columns")
+            out.add(frame_key(row[0], _num(row[1], protocol, path, n), protocol))
+    return out
+
+
+def _open(path: str | Path):
+    try:
+        return open(path, newline="", encoding="utf-8")  # noqa: SIM115
+    except OSError as err:
+        raise DataError(f"cannot read: {err.strerror}", file=path) from None
+
+
+def _num(text: str, protocol: str, path: str | Path, n: int) -> float:
+    try:
+        return int(text) if protocol == "v2019" else float(text)
+    except ValueError:
+        raise DataError(f"bad timestamp {text!r}", file=path, record=f"row {n}", field="timestamp") from None
+
+
+def _parse_python(path: str | Path, protocol: str) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """Slow path: (video per row, timestamp (R,), numbers (R, 6) = x1 y1 x2 y2 action score)."""
+    videos, ts, nums = [], [], []
+    with _open(path) as fh:
+        for n, row in enumerate(csv.reader(fh)):
+            if len(row) not in (7, 8):
+                raise DataError(f"expected 7 or 8 columns, got {len(row)}", file=path, record=f"row {n}",
+                                field="columns")
+            try:
+                vals = [float(v) for v in row[2:6]] + [int(row[6]), float(row[7]) if len(row) == 8 else 1.0]
+            except ValueError as err:
+                raise DataError(f"not a number: {err}", file=path, record=f"row {n}", field="x1..score") from None
+            videos.append(row[0])
+            ts.append(_num(row[1], protocol, path, n))
+            nums.append(vals)
+    return videos, np.asarray(ts, np.float64), np.asarray(nums, np.float64).reshape(-1, 6)
+
+
+def _parse_arrow(path: str | Path, protocol: str):
+    """Fast path with pyarrow; None when pyarrow is missing or the file needs the slow path."""
+    try:
+        import pyarrow as pa
+        import pyarrow.compute as pc
+        import pyarrow.csv as pacsv
+    except ImportError:
+        return None
+    with _open(path) as fh:
+        first = fh.readline()
+    ncol = len(next(csv.reader([first]), []))
+    if ncol not in (7, 8):
+        return None
+    names = ["video", "ts", "x1", "y1", "x2", "y2", "action", "score"][:ncol]
+    types = {n: pa.float64() for n in names}
+    types.update(video=pa.string(), ts=pa.int64() if protocol == "v2019" else pa.float64(), action=pa.int64())
+    try:
+        table = pacsv.read_csv(path, read_options=pacsv.ReadOptions(column_names=names, use_threads=False),
+                               convert_options=pacsv.ConvertOptions(column_types=types))
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        return None
+    enc = pc.dictionary_encode(table["video"].combine_chunks())
+    cols = [table[n].to_numpy() for n in names[2:]]
+    if ncol == 7:
+        cols.append(np.ones(len(table)))
+    return (enc.dictionary.to_pylist(), enc.indices.to_numpy().astype(np.int64),
+            table["ts"].to_numpy().astype(np.float64), np.stack(cols, axis=1).astype(np.float64))
+
+
+def _frames(vnames: list[str], vcode: np.ndarray, ts: np.ndarray, protocol: str) -> tuple[np.ndarray, np.ndarray]:
+    """Frame key strings and (R,) frame index per row, frames in order of first appearance."""
+    ts_u, ts_inv = np.unique(ts, return_inverse=True)
+    pair_u, pair_inv = np.unique(vcode * max(len(ts_u), 1) + ts_inv, return_inverse=True)
+    keys = np.array([frame_key(vnames[p // len(ts_u)], ts_u[p % len(ts_u)], protocol) for p in pair_u.tolist()],
+                    dtype=object)
+    key_u, key_inv = np.unique(keys.astype(str), return_inverse=True)
+    row_key = key_inv[pair_inv]
+    _, first = np.unique(row_key, return_index=True)
+    rank = np.empty(len(key_u), np.int64)
+    rank[np.argsort(first, kind="stable")] = np.arange(len(key_u))
+    return key_u[np.argsort(rank)], rank[row_key]
+
+
+def _heap_order(rows: np.ndarray, nums: np.ndarray, capacity: int) -> list[int]:
+    """Replay the original's heap for one frame; returns kept row ids in output order."""
+    heap: list[tuple] = []
+    for r in rows.tolist():
+        x1, y1, x2, y2, action, score = nums[r]
+        item = (score, int(action), y1, x1, y2, x2, r)
+        if capacity < 1 or len(heap) < capacity:
+            heapq.heappush(heap, item)
+        elif score > heap[0][0]:
+            heapq.heapreplace(heap, item)
+    return [it[-1] for it in sorted(heap, key=lambda t: -t[0])]
+
+
+def read_ava_csv(path: str | Path, class_whitelist: set[int] | None, capacity: int = 0,
+                 protocol: str = "v2019") -> AvaRows:
+    """Read an AVA GT or detection CSV as the original ``read_csv`` does (see module doc).
+
+    Args:
+        path: the CSV file.
+        class_whitelist: action ids to keep (None or empty keeps all).
+        capacity: rows kept per frame (50 for detections, 0 = no limit for GT).
+        protocol: ``v2019`` or ``head`` (frame key format).
+    """
+    if protocol not in PROTOCOLS:
+        raise DataError(f"unknown protocol {protocol!r}; use one of {PROTOCOLS}", field="protocol")
+    parsed = _parse_arrow(path, protocol)
+    if parsed is None:
+        videos, ts, nums = _parse_python(path, protocol)
+        vnames, vcode = np.unique(np.asarray(videos, dtype=str), return_inverse=True)
+        parsed = (vnames.tolist(), vcode.astype(np.int64), ts, nums)
+    vnames, vcode, ts, nums = parsed
+    bad = ~np.isfinite(nums).all(axis=1)
+    if bad.any():
+        raise DataError("NaN or infinite number", file=path, record=f"row {int(np.flatnonzero(bad)[0])}",
+                        field="x1..score")
+    if class_whitelist:
+        keep = np.isin(nums[:, 4].astype(np.int64), np.fromiter(class_whitelist, np.int64))
+        vcode, ts, nums = vcode[keep], ts[keep], nums[keep]
+    keys, frame = _frames(vnames, vcode, ts, protocol) if len(ts) else (np.zeros(0, str), np.zeros(0, np.int64))
+    score = nums[:, 5]
+    order = np.argsort(-score, kind="stable")
+    order = order[np.argsort(frame[order], kind="stable")]
+    f_sorted, s_sorted = frame[order], score[order]
+    counts = np.bincount(frame, minlength=len(keys))
+    start = np.concatenate(([0], np.cumsum(counts)[:-1]))
+    rank = np.arange(len(order)) - start[f_sorted]
+    tie = np.zeros(len(keys), bool)
+    same = (f_sorted[1:] == f_sorted[:-1]) & (s_sorted[1:] == s_sorted[:-1])
+    tie[f_sorted[1:][same]] = True
+    fast = ~tie[f_sorted] & ((rank < capacity) if capacity > 0 else True)
+    out = order[fast]
+    if tie.any():
+        by_frame = np.argsort(frame, kind="stable")
+        parts = [out]
+        for f in np.flatnonzero(tie).tolist():
+            parts.append(np.asarray(_heap_order(by_frame[start[f]:start[f] + counts[f]], nums, capacity), np.int64))
+        out = np.concatenate(parts)
+        out = out[np.argsort(frame[out], kind="stable")]
+    n = nums[out]
+    return AvaRows(keys, frame[out], n[:, [1, 0, 3, 2]], n[:, 4].astype(np.int64), n[:, 5])

@@ -1,0 +1,163 @@
+"""V-COCO agent AP and role AP (scenario 1 and 2), vectorised over detections (pure numpy).
+
+Reproduces s-gupta/v-coco ``vsrl_eval.py`` as it runs under numpy 2 (EVAL_PROTOCOLS.md): each
+detection is matched to the person with the highest +1-pixel IoU among **all** persons of the
+image (float32, ``np.argmax`` semantics); a match to a person without V-COCO labels is skipped;
+TP iff the person has the action, IoU >= 0.5, (role IoU >= 0.5,) and the person is still
+uncovered. Per image the detections are visited in ``argsort()[::-1]`` order and the final ranking
+is ``argsort()[::-1]`` of the collected scores; we use the stable variant of that order.
+AP is the all-point VOC AP on float32 cumulative counts, stored as float32.
+
+Where the original crashes (an action with no kept detection, or detections and no positives,
+or a detection on an image without persons) we return NaN for that class / skip that detection
+and add a warning to ``result.warnings``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from hake.datasets.vcoco import VcocoDetections, VcocoGT
+from hake.evaluation.ap import all_point_ap, reversed_ascending
+from hake.evaluation.matching import best_gt, expand_pairs, first_per_key
+
+OVR_THRESH = 0.5
+EXCLUDED_24 = ("point", "instr")
+
+
+@dataclass
+class VcocoResult:
+    """Fractions in [0, 1]; per-class APs keyed by action / ``action-role`` (NaN: not computable)."""
+
+    agent_mAP: float
+    role_mAP_scenario_1: float
+    role_mAP_scenario_2: float
+    role_mAP_scenario_1_24: float
+    role_mAP_scenario_2_24: float
+    agent_ap: dict[str, float]
+    role_ap_scenario_1: dict[str, float]
+    role_ap_scenario_2: dict[str, float]
+    warnings: list[str] = field(default_factory=list)
+    options: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        clean = lambda d: {k: (None if np.isnan(v) else v) for k, v in d.items()}  # noqa: E731
+        out = {k: getattr(self, k) for k in ("agent_mAP", "role_mAP_scenario_1", "role_mAP_scenario_2",
+                                             "role_mAP_scenario_1_24", "role_mAP_scenario_2_24")}
+        out.update(agent_ap=clean(self.agent_ap), role_ap_scenario_1=clean(self.role_ap_scenario_1),
+                   role_ap_scenario_2=clean(self.role_ap_scenario_2), warnings=list(self.warnings),
+                   options=dict(self.options))
+        return out
+
+
+def overlap_f32(boxes: np.ndarray, ref: np.ndarray) -> np.ndarray:
+    """Row-wise ``get_overlap`` of vsrl_eval.py in float32: boxes (P,4) GT, ref (P,4) predictions."""
+    boxes = boxes.astype(np.float32, copy=False)
+    ref = ref.astype(np.float32, copy=False)
+    iw = np.maximum(np.minimum(boxes[:, 2], ref[:, 2]) - np.maximum(boxes[:, 0], ref[:, 0]) + 1.0, 0.0)
+    ih = np.maximum(np.minimum(boxes[:, 3], ref[:, 3]) - np.maximum(boxes[:, 1], ref[:, 1]) + 1.0, 0.0)
+    inters = iw * ih
+    uni = ((ref[:, 2] - ref[:, 0] + 1.0) * (ref[:, 3] - ref[:, 1] + 1.0)
+           + (boxes[:, 2] - boxes[:, 0] + 1.0) * (boxes[:, 3] - boxes[:, 1] + 1.0) - inters)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return inters / uni
+
+
+def _ap(tp: np.ndarray, scores: np.ndarray, npos: int) -> float:
+    """AP of one class from tp flags in collection order, as the original's tail computes it."""
+    if len(tp) == 0 or npos == 0:
+        return float("nan")
+    order = reversed_ascending(scores)
+    a_tp = np.cumsum(tp[order].astype(np.float32))
+    a_fp = np.cumsum((~tp[order]).astype(np.float32))
+    rec = a_tp / float(npos)
+    prec = a_tp / np.maximum(a_tp + a_fp, np.finfo(np.float64).eps)
+    return float(np.float32(all_point_ap(rec, prec)))
+
+
+def _class_tp(gt: VcocoGT, dets: VcocoDetections, ctx: dict, scores: np.ndarray, a: int,
+              role_ok: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """TP flags and scores of one class, in the original's collection order (skipped ones dropped)."""
+    valid = ~np.isnan(scores) & ctx["has_person"]
+    idx = np.flatnonzero(valid)
+    idx = idx[np.lexsort((idx, -scores[idx], ctx["img_pos"][idx]))]  # per image argsort()[::-1]
+    person = ctx["person"][idx]
+    keep = ~ctx["ignore"][person]
+    idx, person = idx[keep], person[keep]
+    cand = (gt.person_actions[person, a] == 1) & (ctx["ovmax"][idx] >= OVR_THRESH)
+    if role_ok is not None:
+        cand &= role_ok[idx]
+    return first_per_key(person, cand), scores[idx]
+
+
+def _role_ok(gt: VcocoGT, dets: VcocoDetections, person: np.ndarray, a: int, r: int, scenario: int) -> np.ndarray:
+    """(D,) role overlap >= 0.5 with the matched person's GT role (scenario rule when absent)."""
+    if len(gt.role_boxes):
+        g = gt.role_boxes[np.maximum(person, 0), a, r]
+    else:  # no persons at all: every detection is skipped later
+        g = np.full((len(person), 4), -1.0, np.float32)
+    pred = dets.role_boxes[:, a, r]
+    no_gt = np.all(g == -1, axis=1)
+    if scenario == 1:
+        empty = np.all(pred == 0.0, axis=1) | np.all(np.isnan(pred), axis=1)
+        ov_missing = np.where(empty, 1.0, 0.0)
+    else:
+        ov_missing = np.ones(len(pred))
+    ov = np.where(no_gt, ov_missing, overlap_f32(g, pred))
+    return ov >= OVR_THRESH
+
+
+def evaluate_vcoco(gt: VcocoGT, dets: VcocoDetections) -> VcocoResult:
+    """Agent AP (26 actions, mAP = nansum / 26) and role AP (mean over the (action, role) pairs).
+
+    Args:
+        gt: :func:`hake.datasets.vcoco.load_vcoco_gt`.
+        dets: :func:`hake.datasets.vcoco.load_vcoco_detections`; boxes x1y1x2y2 pixels.
+    """
+    warnings: list[str] = []
+    pos_of = {int(v): i for i, v in enumerate(gt.image_ids)}
+    img_pos = np.array([pos_of.get(int(v), -1) for v in dets.image_id], np.int64)
+    in_split = img_pos >= 0
+    det, gidx, counts = expand_pairs(np.where(in_split, img_pos, -1), np.asarray(gt.person_image))
+    ov = overlap_f32(gt.person_boxes[gidx], dets.person_box[det])
+    person, ovmax = best_gt(ov, det, gidx, counts, len(img_pos), nan_is_max=True)
+    no_person = in_split & (counts == 0)
+    if no_person.any():
+        warnings.append(f"{int(no_person.sum())} detections on images without GT persons were skipped "
+                        "(the original crashes)")
+    ctx = {"img_pos": img_pos, "person": person, "ovmax": ovmax, "has_person": in_split & (counts > 0),
+           "ignore": np.any(gt.person_actions == -1, axis=1)}
+    npos = (gt.person_actions == 1).sum(axis=0)
+    agent_ap: dict[str, float] = {}
+    role_ap: dict[int, dict[str, float]] = {1: {}, 2: {}}
+    for a, act in enumerate(gt.actions):
+        tp, sc = _class_tp(gt, dets, ctx, dets.agent_scores[:, a], a, None)
+        agent_ap[act] = _ap(tp, sc, int(npos[a]))
+        if np.isnan(agent_ap[act]):
+            warnings.append(f"agent AP of {act!r} is NaN: {len(tp)} detections, {int(npos[a])} positives")
+        for r, role in enumerate(gt.roles[a][1:3]):
+            for scenario in (1, 2):
+                ok = _role_ok(gt, dets, person, a, r, scenario)
+                tp, sc = _class_tp(gt, dets, ctx, dets.role_scores[:, a, r], a, ok)
+                role_ap[scenario][f"{act}-{role}"] = _ap(tp, sc, int(npos[a]))
+                if scenario == 1 and np.isnan(role_ap[1][f"{act}-{role}"]):
+                    warnings.append(f"role AP of {act}-{role} is NaN: {len(tp)} detections, {int(npos[a])} positives")
+
+    def mean(d: dict[str, float], drop: tuple[str, ...] = ()) -> float:
+        """np.nanmean over the original's (A, 2) float32 role_ap array (NaN where no role)."""
+        arr = np.full((len(gt.actions), 2), np.nan, np.float32)
+        for a, act in enumerate(gt.actions):
+            for r, role in enumerate(gt.roles[a][1:3]):
+                if (act, role) != drop:
+                    arr[a, r] = d[f"{act}-{role}"]
+        return float(np.nanmean(arr)) if np.isfinite(arr).any() else float("nan")
+
+    agent_vals = np.array(list(agent_ap.values()), np.float32)
+    options = {"ovr_thresh": OVR_THRESH, "ap": "all-point (float32)", "agent_mAP": "nansum / number of actions",
+               "role_mAP": f"nanmean over {len(role_ap[1])} (action, role) pairs; *_24 drops point-instr",
+               "tie_order": "stable argsort()[::-1]"}
+    return VcocoResult(float(np.nansum(agent_vals) / len(gt.actions)), mean(role_ap[1]), mean(role_ap[2]),
+                       mean(role_ap[1], EXCLUDED_24), mean(role_ap[2], EXCLUDED_24), agent_ap, role_ap[1],
+                       role_ap[2], warnings, options)

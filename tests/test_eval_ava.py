@@ -1,0 +1,115 @@
+"""AVA evaluator + reader: equal to a step-by-step port of the original on random CSV files."""
+
+from __future__ import annotations
+
+import csv
+import math
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+from eval_reference import ref_ava
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from hake.datasets.ava import read_ava_csv, read_exclusions, read_labelmap
+from hake.errors import DataError
+from hake.evaluation.ava import evaluate_ava
+
+LABELMAP = 'item {\n  name: "bend/bow"\n  id: 1\n}\nitem {\n  name: "crawl"\n  id: 2\n}\nitem {\n  name: "dance"\n  id: 4\n}\n'
+coord = st.sampled_from([0.0, 0.1, 0.2, 0.25, 0.5, 0.6, 0.75, 1.0])
+frame = st.tuples(st.sampled_from(["vidA", "-5KQ66BBWC4"]), st.sampled_from(["0902", "902", "903", "1000"]))
+
+
+@st.composite
+def rows(draw, with_score: bool):
+    out = []
+    for _ in range(draw(st.integers(0, 25))):
+        v, t = draw(frame)
+        out.append([v, t, draw(coord), draw(coord), draw(coord), draw(coord), draw(st.sampled_from([1, 2, 3, 4]))]
+                   + ([draw(st.sampled_from([0.1, 0.5, 0.9, 0.95]))] if with_score else []))
+    if with_score and draw(st.booleans()):  # one crowded frame: the top-50 cap and ties at its boundary
+        v, t = draw(frame)
+        for k in range(draw(st.integers(45, 70))):
+            out.append([v, t, 0.1, 0.1, 0.5 + (k % 5) / 10, 0.6, 1 + k % 4, draw(st.sampled_from([0.3, 0.6, 0.7]))])
+    return out
+
+
+def write(path: Path, data: list[list]) -> Path:
+    with open(path, "w", newline="") as fh:
+        csv.writer(fh).writerows(data)
+    return path
+
+
+def run_both(tmp: Path, gt_rows, det_rows, excl_rows, protocol: str) -> None:
+    (tmp / "l.pbtxt").write_text(LABELMAP)
+    cats, ids = read_labelmap(tmp / "l.pbtxt")
+    g, d = write(tmp / "g.csv", gt_rows), write(tmp / "d.csv", det_rows)
+    e = write(tmp / "e.csv", excl_rows) if protocol == "v2019" else None
+    excluded = read_exclusions(e, protocol)
+    res = evaluate_ava(read_ava_csv(g, ids, 0, protocol), read_ava_csv(d, ids, 50, protocol), cats, excluded,
+                       protocol)
+    ref = ref_ava(str(g), str(d), ids, excluded, protocol)
+    for c in range(1, 5):
+        if c in ref:
+            assert res.per_class_ap[c - 1] == pytest.approx(ref[c], abs=1e-12), c
+        else:
+            assert math.isnan(res.per_class_ap[c - 1])
+    vals = list(ref.values())
+    assert (math.isnan(res.mAP) and not vals) or res.mAP == pytest.approx(float(np.mean(vals)), abs=1e-12)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(rows(False), rows(True), st.lists(frame, max_size=2), st.sampled_from(["v2019", "head"]),
+       st.booleans())
+def test_matches_reference_on_random_files(gt_rows, det_rows, excl, protocol, person_id) -> None:
+    if person_id:  # real GT files carry a person id as 8th column, which the original reads as the score
+        gt_rows = [r + [k % 3] for k, r in enumerate(gt_rows)]
+    with tempfile.TemporaryDirectory() as tmp:
+        run_both(Path(tmp), gt_rows, det_rows, [list(x) for x in excl], protocol)
+
+
+def test_known_values(tmp_path) -> None:
+    gt = [["v", "0902", 0.1, 0.1, 0.5, 0.5, 1, 0], ["v", "0902", 0.5, 0.5, 0.9, 0.9, 1, 1],
+          ["v", "0903", 0.1, 0.1, 0.5, 0.5, 2, 0], ["v", "0904", 0.1, 0.1, 0.5, 0.5, 4, 0]]
+    det = [["v", "0902", 0.1, 0.1, 0.5, 0.5, 1, 0.9],   # TP
+           ["v", "0902", 0.1, 0.1, 0.5, 0.5, 1, 0.8],   # same best GT, taken: FP (no fallback)
+           ["v", "0902", 0.5, 0.5, 0.9, 0.9, 1, 0.7],   # TP
+           ["v", "0905", 0.1, 0.1, 0.5, 0.5, 2, 0.99],  # frame without GT: FP in v2019, ignored by head
+           ["v", "0903", 0.1, 0.1, 0.5, 0.5, 2, 0.5],   # TP
+           ["v", "0903", 0.1, 0.1, 0.5, 0.5, 3, 0.5]]   # class 3 is not in the label map
+    (tmp_path / "l.pbtxt").write_text(LABELMAP)
+    cats, ids = read_labelmap(tmp_path / "l.pbtxt")
+    assert cats[2] == {"id": 4, "name": "dance"} and ids == {1, 2, 4}
+    g, d = write(tmp_path / "g.csv", gt), write(tmp_path / "d.csv", det)
+    res = evaluate_ava(read_ava_csv(g, ids, 0), read_ava_csv(d, ids, 50), cats, set(), "v2019")
+    # class 1: TP FP TP of 2 -> envelope 1 up to recall .5, 2/3 up to 1 -> 0.5 + 0.5*2/3
+    assert res.per_class_ap[0] == pytest.approx(0.5 + 1 / 3)
+    assert res.per_class_ap[1] == pytest.approx(0.5)  # FP (0.99) then TP
+    assert res.per_class_ap[3] == 0.0 and math.isnan(res.per_class_ap[2])
+    assert res.mAP == pytest.approx(np.mean([0.5 + 1 / 3, 0.5, 0.0]))
+    head = evaluate_ava(read_ava_csv(g, ids, 0, "head"), read_ava_csv(d, ids, 50, "head"), cats, None, "head")
+    assert head.per_class_ap[1] == pytest.approx(1.0)
+    write(tmp_path / "e.csv", [["v", "903"]])
+    ex = evaluate_ava(read_ava_csv(g, ids, 0), read_ava_csv(d, ids, 50), cats, read_exclusions(tmp_path / "e.csv"))
+    assert math.isnan(ex.per_class_ap[1]) and ex.to_dict()["per_class_ap"]["crawl"] is None
+
+
+def test_top50_cap(tmp_path) -> None:
+    det = [["v", "0902", 0.1, 0.1, 0.5, 0.5, 1, s / 100] for s in range(60)]
+    rows = read_ava_csv(write(tmp_path / "d.csv", det), {1}, 50)
+    assert len(rows.scores) == 50 and rows.scores[0] == 0.59 and rows.scores[-1] == 0.10
+    assert list(rows.frame_keys) == ["v,0902"] and rows.boxes[0].tolist() == [0.1, 0.1, 0.5, 0.5]
+
+
+def test_bad_rows(tmp_path) -> None:
+    p = write(tmp_path / "d.csv", [["v", "0902", 0.1, 0.1, 0.5, 0.5, 1, 0.5], ["v", "0902", 0.1, 0.1, 0.5, 0.5]])
+    with pytest.raises(DataError, match=r"d\.csv.*row 1.*expected 7 or 8 columns, got 6"):
+        read_ava_csv(p, {1}, 50)
+    p = write(tmp_path / "n.csv", [["v", "0902", "nan", 0.1, 0.5, 0.5, 1, 0.5]])
+    with pytest.raises(DataError, match=r"n\.csv.*row 0"):
+        read_ava_csv(p, {1}, 50)
+    p = write(tmp_path / "e.csv", [["v", "0902", "x"]])
+    with pytest.raises(DataError, match=r"e\.csv.*row 0.*2 columns"):
+        read_exclusions(p)
