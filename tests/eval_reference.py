@@ -169,35 +169,36 @@ def ref_vcoco_class(gt, dets, a: int, role: int | None, scenario: int) -> float:
     return float(np.float32(ref_all_point(list(rec), list(prec))))
 
 
-def ref_ava(gt_csv: str, det_csv: str, labelmap_ids: set[int], excluded: set[str], protocol: str) -> dict[int, float]:
-    """AVA per-class AP following get_ava_performance.py step by step (Python csv, heapq, loops)."""
+def ref_ava_read(path: str, labelmap_ids: set[int], capacity: int, protocol: str) -> dict[str, list[tuple]]:
+    """get_ava_performance.read_csv: frame key -> [(score, action, y1, x1, y2, x2)] in output order."""
     import csv
     import heapq
     from collections import defaultdict
 
     def key(v, t):
-        return "%s,%04d" % (v, int(t)) if protocol == "v2019" else "%s,%.6f" % (v, float(t))
+        return f"{v},{int(t):04d}" if protocol == "v2019" else f"{v},{float(t):.6f}"
 
-    def read(path, capacity):
-        entries = defaultdict(list)
-        with open(path, newline="") as fh:
-            for row in csv.reader(fh):
-                k = key(row[0], row[1])
-                x1, y1, x2, y2 = [float(n) for n in row[2:6]]
-                action = int(row[6])
-                if labelmap_ids and action not in labelmap_ids:
-                    continue
-                score = float(row[7]) if len(row) == 8 else 1.0
-                if capacity < 1 or len(entries[k]) < capacity:
-                    heapq.heappush(entries[k], (score, action, y1, x1, y2, x2))
-                elif score > entries[k][0][0]:
-                    heapq.heapreplace(entries[k], (score, action, y1, x1, y2, x2))
-        out = {}
-        for k in entries:
-            out[k] = sorted(entries[k], key=lambda tup: -tup[0])
-        return out
+    entries = defaultdict(list)
+    with open(path, newline="") as fh:
+        for row in csv.reader(fh):
+            k = key(row[0], row[1])
+            x1, y1, x2, y2 = [float(n) for n in row[2:6]]
+            action = int(row[6])
+            if labelmap_ids and action not in labelmap_ids:
+                continue
+            score = float(row[7]) if len(row) == 8 else 1.0
+            if capacity < 1 or len(entries[k]) < capacity:
+                heapq.heappush(entries[k], (score, action, y1, x1, y2, x2))
+            elif score > entries[k][0][0]:
+                heapq.heapreplace(entries[k], (score, action, y1, x1, y2, x2))
+    return {k: sorted(v, key=lambda tup: -tup[0]) for k, v in entries.items()}
 
-    gt, det = read(gt_csv, 0), read(det_csv, 50)
+
+def ref_ava(gt_csv: str, det_csv: str, labelmap_ids: set[int], excluded: set[str], protocol: str) -> dict[int, float]:
+    """AVA per-class AP following get_ava_performance.py step by step (Python csv, heapq, loops)."""
+    from collections import defaultdict
+
+    gt, det = ref_ava_read(gt_csv, labelmap_ids, 0, protocol), ref_ava_read(det_csv, labelmap_ids, 50, protocol)
     num_class = max(labelmap_ids)
     gt = {k: v for k, v in gt.items() if k not in excluded}
     num_gt = defaultdict(int)
@@ -240,3 +241,36 @@ def ref_ava(gt_csv: str, det_csv: str, labelmap_ids: set[int], excluded: set[str
         ctp, cfp = np.cumsum(t), np.cumsum(1 - t)
         ap[c] = ref_all_point(list(ctp.astype(float) / num_gt[c]), list(ctp.astype(float) / (ctp + cfp)))
     return ap
+
+
+def ref_pasta(gt_boxes, gt_states, det_image, det_boxes, det_scores, thresh: float = 0.3) -> list[float]:
+    """PaSta AP per state, loop by loop (plain IoU, match iff IoU > thresh, 11-point AP)."""
+
+    def iou(a, b):
+        iw = max(min(a[2], b[2]) - max(a[0], b[0]), 0.0)
+        ih = max(min(a[3], b[3]) - max(a[1], b[1]), 0.0)
+        union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - iw * ih
+        return iw * ih / union if union > 0 else 0.0
+
+    n_states = det_scores.shape[1]
+    out = []
+    for s in range(n_states):
+        npos = sum(int(np.sum(np.asarray(st)[:, s] > 0)) for st in gt_states if len(st))
+        order = sorted(range(len(det_image)), key=lambda d: -det_scores[d, s])
+        taken, rec, prec, tp, fp = set(), [], [], 0, 0
+        for d in order:
+            i = int(det_image[d])
+            best, j_best = -math.inf, -1
+            for j, b in enumerate(gt_boxes[i]):
+                v = iou(det_boxes[d], b)
+                if v > best:
+                    best, j_best = v, j
+            if best > thresh and gt_states[i][j_best][s] > 0 and (i, j_best) not in taken:
+                taken.add((i, j_best))
+                tp += 1
+            else:
+                fp += 1
+            rec.append(tp / npos if npos else math.nan)
+            prec.append(tp / (tp + fp))
+        out.append(ref_voc11(rec, prec))
+    return out

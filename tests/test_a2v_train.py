@@ -62,7 +62,7 @@ def stage2(trained: Path) -> dict:
     kp = KeypointCache(s / "keypoints.json")
     for split in ("train", "test"):
         extract_features(a2v, InstanceDataset(s / f"{split}.json", s, keypoints=kp), trained / f"CACHE_{split}",
-                         shard_rows=200)
+                         shard_rows=50)
     cfg = synthetic_defaults(s, trained / "STAGE2")
     cfg.train.mode, cfg.train.epochs, cfg.train.init = "stage2", 6, str(trained / "RUN" / "model.safetensors")
     cfg.data.features, cfg.data.val_features = str(trained / "CACHE_train"), str(trained / "CACHE_test")
@@ -103,6 +103,24 @@ def test_transfer_to_hoi_space_keeps_a2v_bit_identical(trained: Path, stage2: di
     assert len(a2v_keys) > 20 and all(torch.equal(before[k], after[k]) for k in a2v_keys)
     assert after["reasoner.net.head.weight"].shape[0] == 600 != before["reasoner.net.head.weight"].shape[0]
     assert metrics["target_mAP"] >= 0.9 and metrics["target_classes"] >= 8
+
+
+@pytest.mark.slow
+def test_pair_streams_train_from_cache_and_fusion_is_saved(trained: Path, stage2: dict) -> None:
+    from hake.engine.features import CachedFeatures
+    from hake.engine.streams import load_streams, save_streams, stream_logits, train_streams
+
+    train_c, val_c = CachedFeatures(trained / "CACHE_train"), CachedFeatures(trained / "CACHE_test")
+    res = train_streams(train_c, val_c, target="hoi", epochs=8)
+    m = res.metrics
+    assert set(res.fusion.streams) == {"human", "object", "spatial", "pairwise", "a2v"}
+    assert m["fused_mAP"] >= 0.9
+    assert m["fused_mAP"] >= max(m[f"{s}_mAP"] for s in res.fusion.streams) - 0.02
+    save_streams(trained / "streams.safetensors", res)
+    model, fusion = load_streams(trained / "streams.safetensors")
+    a = res.fusion(stream_logits(res.streams, val_c.data, "hoi"))
+    b = fusion(stream_logits(model, val_c.data, "hoi"))
+    torch.testing.assert_close(a, b)
 
 
 @pytest.mark.slow

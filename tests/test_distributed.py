@@ -149,17 +149,33 @@ def _gather_worker(rank: int, world: int, n: int, out: str) -> None:
     gathered = D.gather_exactly_once(objs, idx, expected=n)
     arr = D.gather_array(rows, idx, expected=n)
     total = D.all_reduce_sum(len(idx))
-    Path(out, f"rank{rank}.json").write_text(
+    Path(out, f"rank{rank}_n{n}.json").write_text(
         json.dumps({"objs": gathered, "arr": arr.tolist(), "local": len(idx), "total": total})
     )
 
 
+def _all_worker(rank: int, world: int, out: str) -> None:
+    """Everything the 2-process tests check, in one process group (spawning is the slow part)."""
+    for n in (11, 1):
+        _gather_worker(rank, world, n, out)
+    _ddp_grad_worker(rank, world, out)
+    _local_rows_worker(rank, world, out)
+
+
+@pytest.fixture(scope="module")
+def two_ranks(tmp_path_factory) -> Path:
+    """Folder with the results of :func:`_all_worker` run by 2 gloo processes."""
+    out = tmp_path_factory.mktemp("ranks")
+    spawn(_all_worker, 2, str(out))
+    return out
+
+
 @pytest.mark.parametrize("n", [11, 1])
-def test_two_process_gather_equals_single_process(tmp_path: Path, n: int) -> None:
-    spawn(_gather_worker, 2, n, str(tmp_path))
+def test_two_process_gather_equals_single_process(two_ranks: Path, n: int) -> None:
+    tmp_path = two_ranks
     single_objs = [{"i": i, "name": f"img{i:03d}"} for i in range(n)]
     single_arr = np.stack([_score(i) for i in range(n)])
-    results = [json.loads((tmp_path / f"rank{r}.json").read_text()) for r in range(2)]
+    results = [json.loads((tmp_path / f"rank{r}_n{n}.json").read_text()) for r in range(2)]
     assert sorted(r["local"] for r in results) == sorted([len(range(r, n, 2)) for r in range(2)])
     for r in results:
         assert r["objs"] == single_objs
@@ -179,8 +195,8 @@ def _ddp_grad_worker(rank: int, world: int, out: str) -> None:
     torch.save({k: p.grad for k, p in D.unwrap(model).named_parameters()}, Path(out, f"grad{rank}.pt"))
 
 
-def test_ddp_loss_weight_gives_the_single_process_gradient(tmp_path: Path) -> None:
-    spawn(_ddp_grad_worker, 2, str(tmp_path))
+def test_ddp_loss_weight_gives_the_single_process_gradient(two_ranks: Path) -> None:
+    tmp_path = two_ranks
     torch.manual_seed(0)
     model = torch.nn.Linear(4, 3)
     x = torch.arange(5 * 4, dtype=torch.float32).reshape(5, 4) / 10
@@ -188,5 +204,35 @@ def test_ddp_loss_weight_gives_the_single_process_gradient(tmp_path: Path) -> No
     torch.nn.functional.cross_entropy(model(x), y).backward()
     for r in range(2):
         grads = torch.load(tmp_path / f"grad{r}.pt")
+        for name, p in model.named_parameters():
+            torch.testing.assert_close(grads[name], p.grad, rtol=1e-6, atol=1e-7)
+
+
+def _local_rows_worker(rank: int, world: int, out: str) -> None:
+    torch.manual_seed(0)
+    model = D.wrap_ddp(torch.nn.Linear(4, 3))
+    x = torch.arange(3 * 4, dtype=torch.float32).reshape(3, 4) / 10
+    y = torch.arange(3) % 3
+    # a last batch of 1 row over 2 ranks: rank 1 has nothing of its own and must still join
+    for rows in (np.array([0, 1, 2]), np.array([2])):
+        local, w = D.local_rows(rows)
+        loss = torch.nn.functional.cross_entropy(model(x[local]), y[local]) * w
+        loss.backward()
+    torch.save({k: p.grad for k, p in D.unwrap(model).named_parameters()}, Path(out, f"lgrad{rank}.pt"))
+
+
+def test_local_rows_handles_a_last_batch_smaller_than_the_world(two_ranks: Path) -> None:
+    assert D.local_rows(np.array([5, 6, 7]))[1] == 1.0
+    info = D.DistInfo(rank=1, world_size=2)
+    assert D.local_rows(np.array([3]), info)[1] == 0.0
+    np.testing.assert_array_equal(D.local_rows(np.array([3, 4, 5]), info)[0], [4])
+    torch.manual_seed(0)
+    model = torch.nn.Linear(4, 3)
+    x = torch.arange(3 * 4, dtype=torch.float32).reshape(3, 4) / 10
+    y = torch.arange(3) % 3
+    for rows in ([0, 1, 2], [2]):
+        torch.nn.functional.cross_entropy(model(x[rows]), y[rows]).backward()
+    for r in range(2):
+        grads = torch.load(two_ranks / f"lgrad{r}.pt")
         for name, p in model.named_parameters():
             torch.testing.assert_close(grads[name], p.grad, rtol=1e-6, atol=1e-7)

@@ -7,10 +7,10 @@ import math
 
 import numpy as np
 import pytest
-from eval_reference import ref_hico_class
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from eval_reference import ref_hico_class
 from hake.datasets.hico import load_labels, load_predictions
 from hake.errors import DataError
 from hake.evaluation.hico import evaluate_hico

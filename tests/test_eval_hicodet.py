@@ -7,10 +7,10 @@ import math
 
 import numpy as np
 import pytest
-from eval_reference import ref_hicodet
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from eval_reference import ref_hicodet
 from hake.datasets.hicodet import HicoDetGT, load_detections, load_test_gt, parse_test_gt
 from hake.errors import DataError
 from hake.evaluation.hicodet import evaluate_hicodet, known_object_mask
@@ -163,7 +163,8 @@ def test_bad_inputs(tmp_path, hicodet_test_gt) -> None:
 
 
 def test_npz_detections_equal_json(tmp_path) -> None:
-    rows = [[[3, 0, 0, 5, 5, 1, 1, 6, 6, 0.4]], [], [[7, 2, 2, 8, 8, 0, 0, 3, 3, 0.9], [3, 1, 1, 2, 2, 1, 1, 2, 2, 0.1]]]
+    rows = [[[3, 0, 0, 5, 5, 1, 1, 6, 6, 0.4]], [],
+            [[7, 2, 2, 8, 8, 0, 0, 3, 3, 0.9], [3, 1, 1, 2, 2, 1, 1, 2, 2, 0.1]]]
     (tmp_path / "d.json").write_text(json.dumps({"detections": rows}))
     a = load_detections(tmp_path / "d.json", 3)
     np.savez(tmp_path / "d.npz", image_index=a.image_index, hoi=a.hoi, boxes_h=a.boxes_h, boxes_o=a.boxes_o,

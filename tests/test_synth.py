@@ -108,3 +108,22 @@ def test_template_is_a_plausible_upright_figure() -> None:
     # nose above shoulders above hips above knees above ankles; left joints at x > 0
     assert TEMPLATE[0, 1] < TEMPLATE[5, 1] < TEMPLATE[11, 1] < TEMPLATE[13, 1] < TEMPLATE[15, 1]
     assert (TEMPLATE[[5, 7, 9, 11, 13, 15], 0] > 0).all() and (TEMPLATE[[6, 8, 10, 12, 14, 16], 0] < 0).all()
+
+
+def test_keypoints_command_poses_the_annotated_humans(synth_dir, tmp_path) -> None:
+    from typer.testing import CliRunner
+
+    from hake.cli import app
+    from hake.datasets.hake_json import load_instance_level
+
+    out = tmp_path / "kp.json"
+    res = CliRunner().invoke(app, ["data", "keypoints", str(synth_dir / "images"), "--out", str(out),
+                                   "--annotation", str(synth_dir / "test.json"), "--pose", "movenet_lightning"])
+    assert res.exit_code == 0, res.output
+    cache = KeypointCache(out)
+    assert len(cache) == 12  # every image is listed; only annotated ones have persons
+    for im in load_instance_level(synth_dir / "test.json"):
+        for lab in im.labels:
+            kps = cache.lookup(im.name, np.asarray(lab.box_h), min_iou=0.99)
+            assert kps is not None and kps.shape == (17, 3)
+            assert np.isfinite(kps).all() and ((kps[:, 2] >= 0) & (kps[:, 2] <= 1)).all()

@@ -13,9 +13,13 @@ from hake.cli.apps import app
 
 # One line per topic module; each registers its commands on import.
 _TOPICS = [
+    "hake.cli.eval_cmd",
     "hake.cli.a2v_cmd",
     "hake.cli.vocab_cmd",
     "hake.cli.infer_cmd",
+    "hake.cli.export_cmd",
+    "hake.cli.pasta_r_cmd",
+    "hake.cli.spatial_cmd",
 ]
 
 for _name in _TOPICS:

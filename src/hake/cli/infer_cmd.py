@@ -9,12 +9,14 @@ import typer
 
 from hake.cli.apps import app
 from hake.cli.common import guarded
+from hake.errors import HakeError
 
 
 @app.command("infer")
 @guarded
 def infer_command(
-    inputs: list[Path] = typer.Argument(..., help="Image files, folders (searched recursively) and videos."),
+    inputs: list[Path] = typer.Argument(..., help="Image files, folders (searched recursively), videos and "
+                                        "manifests (.txt: one input per line, relative to the manifest)."),
     out: Path = typer.Option(..., "--out", "-o", help="Output folder for JSON / JSON Lines and overlays."),
     save_vis: bool = typer.Option(False, "--save-vis", help="Also write overlays (.png per image, .mp4 per video)."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Redo inputs whose output already exists."),
@@ -33,6 +35,10 @@ def infer_command(
     top_hois: int = typer.Option(5, "--top-hois", min=1, help="HOIs reported per person-object pair."),
     max_frames: int | None = typer.Option(None, "--max-frames", min=1, help="Stop each video after N frames."),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
+    engine: str = typer.Option("local", "--engine", help="local (this process) or ray (Ray Data workers)."),
+    workers: int = typer.Option(2, "--workers", min=1, help="Ray workers (--engine ray)."),
+    address: str | None = typer.Option(None, "--address", help="Ray cluster address; default: a local Ray."),
+    onnx: Path | None = typer.Option(None, "--onnx", help="Run an exported PaSta model (hake export onnx)."),
 ) -> None:
     """Find every person, their body-part states (PaSta) and activities (HOIs) in images and videos.
 
@@ -56,12 +62,27 @@ def infer_command(
             torch.set_num_threads(threads)
         except ImportError:  # pragma: no cover - torch is a dependency
             pass
-        return build_pipeline(detector=detector, pose=pose, config=config, device=device, threads=threads,
-                              pasta_name=pasta_model, weights=weights)
+        onnx_model = None
+        if onnx is not None:
+            from hake.export.runtime import OnnxPastaModel
 
-    jobs, failures = collect_jobs(inputs, out)
-    summary = run_jobs(jobs, make_pipeline, save_vis=save_vis, overwrite=overwrite, progress=progress,
-                       max_frames=max_frames)
+            onnx_model = OnnxPastaModel(onnx, threads=threads, device=device)
+        return build_pipeline(onnx_model, detector=detector, pose=pose, config=config, device=device,
+                              threads=threads, pasta_name=pasta_model, weights=weights)
+
+    from hake.engine.batch import expand_manifests, run_pipeline_on_ray
+
+    jobs, failures = collect_jobs(expand_manifests(inputs), out)
+    if engine == "ray":
+        report = run_pipeline_on_ray(jobs, make_pipeline, workers=workers, address=address, save_vis=save_vis,
+                                     overwrite=overwrite, max_frames=max_frames, threads_per_worker=threads)
+        typer.echo(report.line(), err=True)
+        summary = report.summary()
+    elif engine == "local":
+        summary = run_jobs(jobs, make_pipeline, save_vis=save_vis, overwrite=overwrite, progress=progress,
+                           max_frames=max_frames)
+    else:
+        raise HakeError(f"--engine must be local or ray, got {engine!r}")
     summary.failed = failures + summary.failed
     typer.echo(f"{len(summary.done)} done, {len(summary.skipped)} skipped (output exists), "
                f"{len(summary.failed)} failed; results in {out}", err=True)

@@ -164,17 +164,17 @@ def _frames(vnames: list[str], vcode: np.ndarray, ts: np.ndarray, protocol: str)
     return key_u[np.argsort(rank)], rank[row_key]
 
 
-def _heap_order(rows: np.ndarray, nums: np.ndarray, capacity: int) -> list[int]:
-    """Replay the original's heap for one frame; returns kept row ids in output order."""
+def _heap_order(rows: np.ndarray, nums: np.ndarray, capacity: int) -> np.ndarray:
+    """Replay the original's heap for one frame; returns the kept rows (K, 6) as ``nums`` columns."""
     heap: list[tuple] = []
-    for r in rows.tolist():
-        x1, y1, x2, y2, action, score = nums[r]
-        item = (score, int(action), y1, x1, y2, x2, r)
+    for x1, y1, x2, y2, action, score in nums[rows].tolist():
+        item = (score, int(action), y1, x1, y2, x2)
         if capacity < 1 or len(heap) < capacity:
             heapq.heappush(heap, item)
         elif score > heap[0][0]:
             heapq.heapreplace(heap, item)
-    return [it[-1] for it in sorted(heap, key=lambda t: -t[0])]
+    out = sorted(heap, key=lambda t: -t[0])
+    return np.array([(x1, y1, x2, y2, a, s) for s, a, y1, x1, y2, x2 in out], np.float64).reshape(-1, 6)
 
 
 def read_ava_csv(path: str | Path, class_whitelist: set[int] | None, capacity: int = 0,
@@ -214,13 +214,13 @@ def read_ava_csv(path: str | Path, class_whitelist: set[int] | None, capacity: i
     same = (f_sorted[1:] == f_sorted[:-1]) & (s_sorted[1:] == s_sorted[:-1])
     tie[f_sorted[1:][same]] = True
     fast = ~tie[f_sorted] & ((rank < capacity) if capacity > 0 else True)
-    out = order[fast]
+    n, out_frame = nums[order[fast]], f_sorted[fast]
     if tie.any():
         by_frame = np.argsort(frame, kind="stable")
-        parts = [out]
-        for f in np.flatnonzero(tie).tolist():
-            parts.append(np.asarray(_heap_order(by_frame[start[f]:start[f] + counts[f]], nums, capacity), np.int64))
-        out = np.concatenate(parts)
-        out = out[np.argsort(frame[out], kind="stable")]
-    n = nums[out]
-    return AvaRows(keys, frame[out], n[:, [1, 0, 3, 2]], n[:, 4].astype(np.int64), n[:, 5])
+        tied = np.flatnonzero(tie).tolist()
+        parts = [_heap_order(by_frame[start[f]:start[f] + counts[f]], nums, capacity) for f in tied]
+        n = np.concatenate([n] + parts)
+        out_frame = np.concatenate([out_frame] + [np.full(len(p), f, np.int64) for f, p in zip(tied, parts)])
+        regroup = np.argsort(out_frame, kind="stable")
+        n, out_frame = n[regroup], out_frame[regroup]
+    return AvaRows(keys, out_frame, n[:, [1, 0, 3, 2]], n[:, 4].astype(np.int64), n[:, 5])

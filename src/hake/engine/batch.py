@@ -92,6 +92,19 @@ def read_manifest(path: Path) -> list[Path]:
     return out
 
 
+#: Input files with these suffixes are manifests (lists of inputs), not media.
+MANIFEST_SUFFIXES = frozenset({".txt", ".lst"})
+
+
+def expand_manifests(inputs: Sequence[Path]) -> list[Path]:
+    """Replace every manifest file (``.txt`` / ``.lst``) among ``inputs`` by the paths it lists."""
+    out: list[Path] = []
+    for p in inputs:
+        p = Path(p)
+        out.extend(read_manifest(p) if p.suffix.lower() in MANIFEST_SUFFIXES and p.is_file() else [p])
+    return out
+
+
 def _job_row(job: Job) -> dict[str, str]:
     return {k: str(getattr(job, k)) for k in _JOB_FIELDS}
 

@@ -281,7 +281,8 @@ def rank_step_batches(
     if world < 1 or not 0 <= rank < world:
         raise HakeError(f"rank {rank} is not in a world of size {world}")
     perm = permutation(n, shuffle, seed, epoch)
-    return [perm[k * global_batch : (k + 1) * global_batch][rank::world] for k in range(steps_per_epoch(n, global_batch))]
+    steps = steps_per_epoch(n, global_batch)
+    return [perm[k * global_batch : (k + 1) * global_batch][rank::world] for k in range(steps)]
 
 
 def ddp_loss_weight(local_count: int, global_count: int, world: int) -> float:
@@ -295,6 +296,25 @@ def ddp_loss_weight(local_count: int, global_count: int, world: int) -> float:
     if global_count <= 0:
         raise HakeError(f"global batch count must be positive, got {global_count}")
     return local_count * world / global_count
+
+
+def local_rows(rows: np.ndarray, info: DistInfo | None = None) -> tuple[np.ndarray, float]:
+    """This rank's share ``rows[rank::world]`` of a global batch and its loss weight.
+
+    Multiply the rank's mean loss by the weight (:func:`ddp_loss_weight`) so that DDP's gradient
+    average is the gradient of the global batch's mean loss — the single-process step. A rank that
+    would get no row (a last batch smaller than the world) gets ``rows[:1]`` with weight 0, so it
+    still joins DDP's gradient all-reduce without changing the result. In a single process it returns
+    ``(rows, 1.0)``.
+    """
+    info = info or current()
+    rows = np.asarray(rows)
+    if info.world_size <= 1:
+        return rows, 1.0
+    mine = rows[info.rank :: info.world_size]
+    if len(mine) == 0:
+        return rows[:1], 0.0
+    return mine, ddp_loss_weight(len(mine), len(rows), info.world_size)
 
 
 # --- gathering --------------------------------------------------------------------------------

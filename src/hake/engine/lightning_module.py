@@ -78,6 +78,11 @@ class A2VModule(L.LightningModule):
             self.a2v.eval()  # frozen: batch-norm statistics must not move either
         return self
 
+    def on_train_batch_start(self, batch: Any, batch_idx: int) -> None:
+        # Lightning restores sub-module modes itself (bypassing train()); re-freeze before every step
+        if self.mode in FROZEN_MODES:
+            self.a2v.eval()
+
     def _a2v(self, batch: dict[str, Any]) -> Any:
         return self.a2v(batch["images"], batch["boxes_h"], batch["boxes_o"], batch["part_boxes"],
                         batch["batch_index"], batch["pose_maps"])

@@ -8,7 +8,9 @@ held-out cache. Everything runs from disk, never from pixels.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -17,6 +19,7 @@ import torch.nn.functional as F
 from hake.engine.features import CachedFeatures
 from hake.engine.lightning_module import pos_weights
 from hake.engine.metrics import multilabel_map
+from hake.errors import DataError
 from hake.models.fusion import LateFusion
 from hake.models.pair_streams import STREAMS, PairStreams
 from hake.vocab import load
@@ -76,9 +79,37 @@ def train_streams(train: CachedFeatures, val: CachedFeatures, *, target: str = "
         mask = torch.from_numpy(load().hoi_object)[None] == val.data["object"][:, None]
     fusion.fit(logits, y_val, mask=mask)
     metrics: dict[str, Any] = {}
-    for name, v in {**logits, "fused": torch.logit(fusion(logits).clamp(1e-7, 1 - 1e-7))}.items():
+    with torch.no_grad():
+        fused = torch.logit(fusion(logits).clamp(1e-7, 1 - 1e-7))
+    for name, v in {**logits, "fused": fused}.items():
         s = torch.sigmoid(v.double())
         if mask is not None:
             s = s * mask
         metrics[f"{name}_mAP"] = multilabel_map(s.numpy(), y_val.numpy())[1]
     return StreamResult(model, fusion, metrics)
+
+
+def save_streams(path: str | Path, result: StreamResult) -> None:
+    """Write the stream weights with the fitted fusion (metadata ``fusion``) to one safetensors file."""
+    from safetensors.torch import save_file
+
+    meta = {"format": "hake-pair-streams-v1", "fusion": json.dumps(result.fusion.to_dict()),
+            "streams": json.dumps({"names": list(result.streams.streams), "channels": result.streams.channels,
+                                   "n_out": result.streams.n_out})}
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    save_file({k: v.contiguous() for k, v in result.streams.state_dict().items()}, str(path), metadata=meta)
+
+
+def load_streams(path: str | Path) -> tuple[PairStreams, LateFusion]:
+    """The streams and their fusion from a file written by :func:`save_streams`."""
+    from safetensors import safe_open
+
+    with safe_open(str(path), framework="pt") as fh:
+        meta = fh.metadata() or {}
+        state = {k: fh.get_tensor(k) for k in fh.keys()}
+    if meta.get("format") != "hake-pair-streams-v1":
+        raise DataError("not a pair-streams file", file=path, field="format")
+    cfg = json.loads(meta["streams"])
+    model = PairStreams(cfg["channels"], cfg["n_out"], streams=tuple(cfg["names"]))
+    model.load_state_dict(state)
+    return model.eval(), LateFusion.from_dict(json.loads(meta["fusion"]))

@@ -13,6 +13,8 @@ Conventions shared with the official code (see EVAL_PROTOCOLS.md):
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 #: The 11 recall thresholds of the VOC 11-point rule, as MATLAB's ``0:0.1:1`` loop produces them.
@@ -101,7 +103,28 @@ def segment_first_argmax(values: np.ndarray, counts: np.ndarray, nan_is_max: boo
     return np.minimum.reduceat(pos, starts)
 
 
-def segment_voc11(tp: np.ndarray, counts: np.ndarray, npos: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+@dataclass
+class PRCurves:
+    """Precision/recall after every ranked detection of many classes (segments one after another)."""
+
+    rec: np.ndarray
+    prec: np.ndarray
+    counts: np.ndarray
+
+    def get(self, c: int) -> tuple[np.ndarray, np.ndarray]:
+        """(recall, precision) arrays of class ``c``."""
+        start = int(np.sum(self.counts[:c]))
+        return self.rec[start:start + self.counts[c]], self.prec[start:start + self.counts[c]]
+
+    @classmethod
+    def from_list(cls, curves: list[tuple[np.ndarray, np.ndarray]]) -> PRCurves:
+        counts = np.array([len(r) for r, _ in curves], np.int64)
+        cat = (lambda xs: np.concatenate(xs).astype(np.float64) if xs else np.zeros(0))  # noqa: E731
+        return cls(cat([r for r, _ in curves]), cat([p for _, p in curves]), counts)
+
+
+def segment_voc11(tp: np.ndarray, counts: np.ndarray, npos: np.ndarray,
+                  curves: list | None = None) -> tuple[np.ndarray, np.ndarray]:
     """11-point AP and final recall of many classes at once.
 
     Args:
@@ -114,6 +137,8 @@ def segment_voc11(tp: np.ndarray, counts: np.ndarray, npos: np.ndarray) -> tuple
         ap: (C,) float64 11-point AP (0 for a class without positives or detections).
         recall: (C,) final recall ``tp_total / npos`` (NaN with detections and no positives,
             0 without detections, as the official code reports).
+
+    When a list is passed as ``curves``, a :class:`PRCurves` of every class is appended to it.
     """
     counts = np.asarray(counts, dtype=np.int64)
     npos = np.asarray(npos, dtype=np.float64)
@@ -140,6 +165,8 @@ def segment_voc11(tp: np.ndarray, counts: np.ndarray, npos: np.ndarray) -> tuple
             idx[1::2] = ends[ok]
             p[ok] = np.maximum.reduceat(prec_ext, idx)[0::2]
         ap = ap + p / 11
+    if curves is not None:
+        curves.append(PRCurves(rec, prec, counts))
     recall = np.zeros(n_cls, dtype=np.float64)
     has = counts > 0
     recall[has] = rec[ends[has] - 1]

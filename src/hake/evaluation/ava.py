@@ -33,6 +33,7 @@ class AvaResult:
     class_names: dict[int, str]
     num_gt: np.ndarray
     options: dict = field(default_factory=dict)
+    curves: dict = field(default_factory=dict, repr=False)  # class id -> (recall, precision), with keep_curves
 
     def to_dict(self) -> dict:
         return {"mAP": self.mAP,
@@ -55,7 +56,7 @@ def iou_pairs(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def evaluate_ava(gt: AvaRows, dets: AvaRows, categories: list[dict], excluded: set[str] | None = None,
-                 protocol: str = "v2019") -> AvaResult:
+                 protocol: str = "v2019", keep_curves: bool = False) -> AvaResult:
     """Frame mAP of AVA detections.
 
     Args:
@@ -64,6 +65,7 @@ def evaluate_ava(gt: AvaRows, dets: AvaRows, categories: list[dict], excluded: s
         categories: the label map, ``[{"id": int, "name": str}]`` (1-based ids).
         excluded: excluded frame keys (``v2019``; must be empty for ``head``).
         protocol: ``v2019`` or ``head``.
+        keep_curves: also return PR curves per class id in ``result.curves``.
     """
     if protocol not in PROTOCOLS:
         raise DataError(f"unknown protocol {protocol!r}", field="protocol")
@@ -96,6 +98,7 @@ def evaluate_ava(gt: AvaRows, dets: AvaRows, categories: list[dict], excluded: s
     tp = first_per_key(j, ov >= IOU_THRESH)
 
     ap = np.full(num_class, np.nan)
+    curves: dict = {}
     for c in np.flatnonzero(num_gt > 0):
         sel = np.flatnonzero(d_lab == c + 1)
         if not len(sel):
@@ -107,8 +110,10 @@ def evaluate_ava(gt: AvaRows, dets: AvaRows, categories: list[dict], excluded: s
         precision = cum_tp.astype(float) / (cum_tp + cum_fp)
         recall = cum_tp.astype(float) / num_gt[c]
         ap[c] = all_point_ap(recall, precision)
+        if keep_curves:
+            curves[c + 1] = (recall, precision)
     names = {int(c["id"]): str(c["name"]) for c in categories}
     mean = float(np.nanmean(ap)) if np.isfinite(ap).any() else float("nan")
     options = {"protocol": protocol, "iou_thresh": IOU_THRESH, "ap": "all-point", "exclusions": len(excluded),
                "tie_order": "stable argsort()[::-1]", "num_detections": int(len(d_sc)), "num_gt": int(len(g))}
-    return AvaResult(mean, ap, names, num_gt, options)
+    return AvaResult(mean, ap, names, num_gt, options, curves)

@@ -31,8 +31,9 @@ class HicoMode:
     n_classes: dict[str, int]
 
     def to_dict(self) -> dict:
-        out: dict = {"mAP": self.mAP}
-        out.update({f"few@{k}": v for k, v in self.few.items()})
+        clean = lambda v: None if np.isnan(v) else v  # noqa: E731
+        out: dict = {"mAP": clean(self.mAP)}
+        out.update({f"few@{k}": clean(v) for k, v in self.few.items()})
         out["per_class_ap"] = self.per_class_ap.tolist()
         out["n_classes"] = dict(self.n_classes)
         return out
@@ -51,6 +52,7 @@ class HicoResult:
     default: HicoMode
     known_object: HicoMode
     options: dict = field(default_factory=dict)
+    curves: dict = field(default_factory=dict, repr=False)  # mode -> PRCurves, with keep_curves
 
     def to_dict(self) -> dict:
         return {"default": self.default.to_dict(), "known_object": self.known_object.to_dict(),
@@ -76,14 +78,14 @@ def _descending_order(scores: np.ndarray, include: np.ndarray) -> np.ndarray:
     return order
 
 
-def _class_ap(labels_t: np.ndarray, scores_t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _class_ap(labels_t: np.ndarray, scores_t: np.ndarray, curves: list | None) -> tuple[np.ndarray, np.ndarray]:
     """(C,) AP and (C,) positive counts from (C, N) labels (+1/-1/0) and scores."""
     include = labels_t != 0
     order = _descending_order(scores_t, include)
     lab = np.take_along_axis(labels_t, order, axis=1)
     inc = np.take_along_axis(include, order, axis=1)
     npos = (labels_t == 1).sum(axis=1)
-    ap, _ = segment_voc11((lab == 1)[inc], inc.sum(axis=1), npos)
+    ap, _ = segment_voc11((lab == 1)[inc], inc.sum(axis=1), npos, curves)
     return ap, npos
 
 
@@ -95,13 +97,15 @@ def _mode(ap: np.ndarray, npos: np.ndarray, train_pos_count: np.ndarray) -> Hico
     return HicoMode(mean["mAP"], {k: mean[f"few@{k}"] for k in FEW_K}, ap, {k: int(m.sum()) for k, m in sel.items()})
 
 
-def evaluate_hico(labels: np.ndarray, scores: np.ndarray, train_pos_count: np.ndarray) -> HicoResult:
+def evaluate_hico(labels: np.ndarray, scores: np.ndarray, train_pos_count: np.ndarray,
+                  keep_curves: bool = False) -> HicoResult:
     """Evaluate image-level HOI scores.
 
     Args:
         labels: (N, 600) float, +1 / -1 / 0 (ambiguous) / NaN (unknown: object absent).
         scores: (N, 600) float confidence; NaN allowed (ranks first).
         train_pos_count: (600,) positive training images per HOI (Few@k uses ``<= k``).
+        keep_curves: also return the PR curves (``result.curves["default"|"known_object"]``).
 
     Returns:
         :class:`HicoResult` with Default and Known-Object ``mAP``, ``few@1/5/10`` as fractions.
@@ -119,8 +123,10 @@ def evaluate_hico(labels: np.ndarray, scores: np.ndarray, train_pos_count: np.nd
         raise DataError(f"expected {NUM_HOIS} counts", field="train_pos_count")
     unknown = np.isnan(labels)
     lab_t = np.where(unknown, -1.0, labels).T
-    ap_def, npos = _class_ap(lab_t, scores.T)
-    ap_ko, _ = _class_ap(lab_t, np.where(unknown, KO_SCORE, scores).T)
+    curves: list | None = [] if keep_curves else None
+    ap_def, npos = _class_ap(lab_t, scores.T, curves)
+    ap_ko, _ = _class_ap(lab_t, np.where(unknown, KO_SCORE, scores).T, curves)
     options = {"ap": "voc11", "unknown_label": -1, "ko_unknown_score": KO_SCORE, "nan_scores": "rank first",
                "mean_over": "classes with at least one positive test image", "num_images": int(len(labels))}
-    return HicoResult(_mode(ap_def, npos, train_pos_count), _mode(ap_ko, npos, train_pos_count), options)
+    return HicoResult(_mode(ap_def, npos, train_pos_count), _mode(ap_ko, npos, train_pos_count), options,
+                      dict(zip(("default", "known_object"), curves or [])))

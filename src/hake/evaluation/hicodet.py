@@ -49,6 +49,7 @@ class HicoDetResult:
     default: HicoDetMode
     known_object: HicoDetMode
     options: dict = field(default_factory=dict)
+    curves: dict = field(default_factory=dict, repr=False)  # mode -> PRCurves, with keep_curves
 
     def to_dict(self) -> dict:
         return {"default": self.default.to_dict(), "known_object": self.known_object.to_dict(),
@@ -74,7 +75,7 @@ def _summary(ap: np.ndarray, rec: np.ndarray, gt: HicoDetGT) -> HicoDetMode:
 
 
 def evaluate_hicodet(gt: HicoDetGT, image_index: np.ndarray, hoi: np.ndarray, boxes_h: np.ndarray,
-                     boxes_o: np.ndarray, scores: np.ndarray) -> HicoDetResult:
+                     boxes_o: np.ndarray, scores: np.ndarray, keep_curves: bool = False) -> HicoDetResult:
     """Evaluate HICO-DET detections in both settings.
 
     Args:
@@ -83,6 +84,7 @@ def evaluate_hicodet(gt: HicoDetGT, image_index: np.ndarray, hoi: np.ndarray, bo
         hoi: (M,) 0-based HOI id.
         boxes_h, boxes_o: (M, 4) x1y1x2y2 in **0-based** pixel coordinates (+1 is added here).
         scores: (M,) confidence (NaN is refused).
+        keep_curves: also return the PR curves (``result.curves["default"|"known_object"]``).
 
     Returns:
         :class:`HicoDetResult`; mAP over Full 600, Rare and Non-Rare as listed in ``gt``.
@@ -107,11 +109,13 @@ def evaluate_hicodet(gt: HicoDetGT, image_index: np.ndarray, hoi: np.ndarray, bo
 
     npos = np.bincount(g_hoi, minlength=NUM_HOIS)
     n_per_cls = np.bincount(cls, minlength=NUM_HOIS)
-    ap, rec = segment_voc11(tp, n_per_cls, npos)
+    curves: list | None = [] if keep_curves else None
+    ap, rec = segment_voc11(tp, n_per_cls, npos, curves)
 
     ko_mask, ko_source = known_object_mask(gt, hoi_object)
     keep = ko_mask[img, hoi_object[cls]]
-    ap_ko, rec_ko = segment_voc11(tp[keep], np.bincount(cls[keep], minlength=NUM_HOIS), npos)
+    ap_ko, rec_ko = segment_voc11(tp[keep], np.bincount(cls[keep], minlength=NUM_HOIS), npos, curves)
     options = {"min_overlap": MIN_OVERLAP, "ap": "voc11", "plus_one_on_detections": True,
                "known_object_labels": ko_source, "num_images": len(gt), "num_detections": int(len(cls))}
-    return HicoDetResult(_summary(ap, rec, gt), _summary(ap_ko, rec_ko, gt), options)
+    return HicoDetResult(_summary(ap, rec, gt), _summary(ap_ko, rec_ko, gt), options,
+                         dict(zip(("default", "known_object"), curves or [])))

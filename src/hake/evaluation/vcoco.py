@@ -41,6 +41,7 @@ class VcocoResult:
     role_ap_scenario_2: dict[str, float]
     warnings: list[str] = field(default_factory=list)
     options: dict = field(default_factory=dict)
+    curves: dict = field(default_factory=dict, repr=False)  # "agent"/"role_scenario_N" -> {class: (rec, prec)}
 
     def to_dict(self) -> dict:
         clean = lambda d: {k: (None if np.isnan(v) else v) for k, v in d.items()}  # noqa: E731
@@ -65,7 +66,7 @@ def overlap_f32(boxes: np.ndarray, ref: np.ndarray) -> np.ndarray:
         return inters / uni
 
 
-def _ap(tp: np.ndarray, scores: np.ndarray, npos: int) -> float:
+def _ap(tp: np.ndarray, scores: np.ndarray, npos: int, sink: dict | None = None, name: str = "") -> float:
     """AP of one class from tp flags in collection order, as the original's tail computes it."""
     if len(tp) == 0 or npos == 0:
         return float("nan")
@@ -74,6 +75,8 @@ def _ap(tp: np.ndarray, scores: np.ndarray, npos: int) -> float:
     a_fp = np.cumsum((~tp[order]).astype(np.float32))
     rec = a_tp / float(npos)
     prec = a_tp / np.maximum(a_tp + a_fp, np.finfo(np.float64).eps)
+    if sink is not None:
+        sink[name] = (rec, prec)
     return float(np.float32(all_point_ap(rec, prec)))
 
 
@@ -82,7 +85,7 @@ def _class_tp(gt: VcocoGT, dets: VcocoDetections, ctx: dict, scores: np.ndarray,
     """TP flags and scores of one class, in the original's collection order (skipped ones dropped)."""
     valid = ~np.isnan(scores) & ctx["has_person"]
     idx = np.flatnonzero(valid)
-    idx = idx[np.lexsort((idx, -scores[idx], ctx["img_pos"][idx]))]  # per image argsort()[::-1]
+    idx = idx[np.lexsort((-idx, -scores[idx], ctx["img_pos"][idx]))]  # per image argsort()[::-1]
     person = ctx["person"][idx]
     keep = ~ctx["ignore"][person]
     idx, person = idx[keep], person[keep]
@@ -109,12 +112,13 @@ def _role_ok(gt: VcocoGT, dets: VcocoDetections, person: np.ndarray, a: int, r: 
     return ov >= OVR_THRESH
 
 
-def evaluate_vcoco(gt: VcocoGT, dets: VcocoDetections) -> VcocoResult:
+def evaluate_vcoco(gt: VcocoGT, dets: VcocoDetections, keep_curves: bool = False) -> VcocoResult:
     """Agent AP (26 actions, mAP = nansum / 26) and role AP (mean over the (action, role) pairs).
 
     Args:
         gt: :func:`hake.datasets.vcoco.load_vcoco_gt`.
         dets: :func:`hake.datasets.vcoco.load_vcoco_detections`; boxes x1y1x2y2 pixels.
+        keep_curves: also return PR curves per class in ``result.curves``.
     """
     warnings: list[str] = []
     pos_of = {int(v): i for i, v in enumerate(gt.image_ids)}
@@ -132,16 +136,18 @@ def evaluate_vcoco(gt: VcocoGT, dets: VcocoDetections) -> VcocoResult:
     npos = (gt.person_actions == 1).sum(axis=0)
     agent_ap: dict[str, float] = {}
     role_ap: dict[int, dict[str, float]] = {1: {}, 2: {}}
+    sinks: dict = {"agent": {}, "role_scenario_1": {}, "role_scenario_2": {}} if keep_curves else {}
     for a, act in enumerate(gt.actions):
         tp, sc = _class_tp(gt, dets, ctx, dets.agent_scores[:, a], a, None)
-        agent_ap[act] = _ap(tp, sc, int(npos[a]))
+        agent_ap[act] = _ap(tp, sc, int(npos[a]), sinks.get("agent"), act)
         if np.isnan(agent_ap[act]):
             warnings.append(f"agent AP of {act!r} is NaN: {len(tp)} detections, {int(npos[a])} positives")
         for r, role in enumerate(gt.roles[a][1:3]):
             for scenario in (1, 2):
                 ok = _role_ok(gt, dets, person, a, r, scenario)
                 tp, sc = _class_tp(gt, dets, ctx, dets.role_scores[:, a, r], a, ok)
-                role_ap[scenario][f"{act}-{role}"] = _ap(tp, sc, int(npos[a]))
+                role_ap[scenario][f"{act}-{role}"] = _ap(tp, sc, int(npos[a]), sinks.get(f"role_scenario_{scenario}"),
+                                                         f"{act}-{role}")
                 if scenario == 1 and np.isnan(role_ap[1][f"{act}-{role}"]):
                     warnings.append(f"role AP of {act}-{role} is NaN: {len(tp)} detections, {int(npos[a])} positives")
 
@@ -160,4 +166,4 @@ def evaluate_vcoco(gt: VcocoGT, dets: VcocoDetections) -> VcocoResult:
                "tie_order": "stable argsort()[::-1]"}
     return VcocoResult(float(np.nansum(agent_vals) / len(gt.actions)), mean(role_ap[1]), mean(role_ap[2]),
                        mean(role_ap[1], EXCLUDED_24), mean(role_ap[2], EXCLUDED_24), agent_ap, role_ap[1],
-                       role_ap[2], warnings, options)
+                       role_ap[2], warnings, options, sinks)

@@ -55,12 +55,15 @@ class Family:
         matches: ``matches(model) -> bool`` for a loaded PyTorch model object.
         graph: ``graph(model) -> Graph``.
         load_file: ``load_file(path) -> model`` for ``--weights FILE``.
+        real_inputs: ``real_inputs(model, pair_batches) -> [inputs]`` for families checked on photos
+            (PaSta-R and Activity2Vec have their own in :mod:`hake.export.inputs`).
     """
 
     name: str
     matches: Callable[[Any], bool]
     graph: Callable[[Any], Graph]
     load_file: Callable[[Path], Any]
+    real_inputs: Callable[[Any, list[Any]], list[dict[str, Any]]] | None = None
 
 
 _FAMILIES: dict[str, Family] = {}

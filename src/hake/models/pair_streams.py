@@ -56,7 +56,7 @@ class PairStreams(nn.Module):
 
     def __init__(self, channels: int, n_out: int, hidden: int = 256, streams: tuple[str, ...] = STREAMS) -> None:
         super().__init__()
-        self.streams = tuple(streams)
+        self.streams, self.channels, self.n_out = tuple(streams), channels, n_out
         self.human = _mlp(channels, hidden, n_out) if "human" in streams else None
         self.object = _mlp(2 * channels, hidden, n_out) if "object" in streams else None
         self.spatial = nn.Sequential(

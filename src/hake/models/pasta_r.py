@@ -205,7 +205,7 @@ def save_pasta_r(model: PastaR, path: str | Path, extra: dict[str, str] | None =
 
 def load_pasta_r(path: str | Path) -> PastaR:
     """Rebuild a :class:`PastaR` from a file written by :func:`save_pasta_r` (in eval mode)."""
-    from safetensors import safe_open
+    from safetensors import SafetensorError, safe_open
     from safetensors.torch import load_file
 
     path = Path(path)
@@ -213,7 +213,7 @@ def load_pasta_r(path: str | Path) -> PastaR:
         with safe_open(str(path), framework="pt") as fh:
             meta = fh.metadata() or {}
         state = load_file(str(path))
-    except (OSError, ValueError, RuntimeError) as err:
+    except (OSError, ValueError, RuntimeError, SafetensorError) as err:
         raise DataError(f"not a readable safetensors file: {err}", file=path) from None
     if "config" not in meta:
         raise DataError("no PaSta-R config in the metadata", file=path, field="config")

@@ -1,0 +1,217 @@
+"""Speed and peak memory of the evaluators at benchmark size, on one thread.
+
+    python benchmarks/eval_speed.py --hicodet-gt path/to/instances_test2015.json [--only hicodet,hico,vcoco,ava]
+
+Each benchmark runs in its own subprocess so its peak RSS (``ru_maxrss``) is its own; the timed
+part is the evaluation call (and, for AVA, also reading the CSV files), after the inputs have
+been generated with a fixed seed:
+
+- HICO-DET: 9,658 images x 100 detections generated from the real GT with pixel jitter (both modes);
+- HICO: 9,658 x 600 labels and scores;
+- V-COCO: 4,946 images, ~3 persons each, 100 detections per image, 26 actions;
+- AVA: 64 videos x 900 frames, ~400k GT rows, ~14M detection rows (CSV written to a temp folder).
+
+Targets (one core): HICO-DET both modes < 2 s, HICO < 0.5 s, AVA < 25 s, V-COCO < 10 s, peak < 2 GB.
+"""
+
+from __future__ import annotations
+
+import os
+
+for _v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ[_v] = "1"
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import resource  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+import tracemalloc  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+SEED = 0
+
+
+def _timed(fn):
+    tracemalloc.start()
+    t = time.perf_counter()
+    out = fn()
+    dt = time.perf_counter() - t
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    return out, dt, peak
+
+
+def bench_hicodet(gt_path: str) -> dict:
+    from hake.datasets.hicodet import load_test_gt
+    from hake.evaluation.hicodet import evaluate_hicodet
+    from hake.vocab import load
+
+    gt = load_test_gt(gt_path)
+    rng = np.random.default_rng(SEED)
+    v = load()
+    per_img = 100
+    n = len(gt)
+    img = np.repeat(np.arange(n), per_img)
+    bh = np.empty((n * per_img, 4))
+    bo = np.empty((n * per_img, 4))
+    hoi = np.empty(n * per_img, np.int64)
+    for i in range(n):  # data generation only (not timed)
+        sl = slice(i * per_img, (i + 1) * per_img)
+        k = len(gt.hoi[i])
+        if k:
+            pick = rng.integers(0, k, per_img)
+            base_h, base_o = gt.boxes_h[i][pick] - 1, gt.boxes_o[i][pick] - 1
+            same_obj = [v.hois_of_object(int(o)) for o in v.hoi_object[gt.hoi[i][pick]]]
+            alt = np.array([rng.choice(c) for c in same_obj])
+            hoi[sl] = np.where(rng.random(per_img) < 0.5, gt.hoi[i][pick], alt)
+        else:
+            base_h = base_o = np.tile([100.0, 100.0, 200.0, 300.0], (per_img, 1))
+            hoi[sl] = rng.integers(0, 600, per_img)
+        bh[sl] = base_h + rng.normal(0, 6, (per_img, 4))
+        bo[sl] = base_o + rng.normal(0, 6, (per_img, 4))
+    scores = rng.random(n * per_img)
+    res, dt, peak = _timed(lambda: evaluate_hicodet(gt, img, hoi, bh, bo, scores))
+    return {"name": "HICO-DET (Default + Known-Object)", "size": f"{n} images x {per_img} detections",
+            "seconds": dt, "tracemalloc_peak_mb": peak / 2**20, "full_default": res.default.full,
+            "full_ko": res.known_object.full, "target_s": 2.0}
+
+
+def bench_hico() -> dict:
+    from hake.evaluation.hico import evaluate_hico
+
+    rng = np.random.default_rng(SEED)
+    n = 9658
+    labels = rng.choice([1.0, -1.0, 0.0, np.nan], size=(n, 600), p=[0.01, 0.09, 0.01, 0.89])
+    scores = rng.random((n, 600)) + (labels == 1)
+    res, dt, peak = _timed(lambda: evaluate_hico(labels, scores, rng.integers(0, 40, 600)))
+    return {"name": "HICO (Default + Known-Object)", "size": f"{n} images x 600 classes", "seconds": dt,
+            "tracemalloc_peak_mb": peak / 2**20, "mAP_default": res.default.mAP, "target_s": 0.5}
+
+
+VCOCO_ROLES = {"hold": ["obj"], "sit": ["instr"], "ride": ["instr"], "look": ["obj"], "hit": ["instr", "obj"],
+               "eat": ["obj", "instr"], "jump": ["instr"], "lay": ["instr"], "talk_on_phone": ["instr"],
+               "carry": ["obj"], "throw": ["obj"], "catch": ["obj"], "cut": ["instr", "obj"], "work_on_computer":
+               ["instr"], "ski": ["instr"], "surf": ["instr"], "skateboard": ["instr"], "drink": ["instr"],
+               "kick": ["obj"], "point": ["instr"], "read": ["obj"], "snowboard": ["instr"], "stand": [],
+               "smile": [], "run": [], "walk": []}
+
+
+def bench_vcoco() -> dict:
+    from hake.datasets.vcoco import VcocoDetections, VcocoGT
+    from hake.evaluation.vcoco import evaluate_vcoco
+
+    rng = np.random.default_rng(SEED)
+    actions = list(VCOCO_ROLES)
+    roles = [["agent"] + VCOCO_ROLES[a] for a in actions]
+    n_img, a_n = 4946, len(actions)
+    per = rng.integers(1, 6, n_img)
+    p_img = np.repeat(np.arange(n_img), per)
+    xy = rng.uniform(0, 400, (len(p_img), 2))
+    p_box = np.concatenate([xy, xy + rng.uniform(30, 200, (len(p_img), 2))], 1).astype(np.float32)
+    act = (rng.random((len(p_img), a_n)) < 0.1).astype(np.int8)
+    act[rng.random(len(p_img)) < 0.1] = -1
+    role = np.where(rng.random((len(p_img), a_n, 2, 1)) < 0.8, p_box[:, None, None, :] + 20, -1).astype(np.float32)
+    gt = VcocoGT(actions, roles, np.arange(n_img) + 1, p_img, p_box, act, role)
+    d_img = np.repeat(np.arange(n_img), 100)
+    starts = np.concatenate(([0], np.cumsum(per)[:-1]))
+    src = starts[d_img] + (rng.random(len(d_img)) * per[d_img]).astype(int)
+    d_box = (p_box[src] + rng.normal(0, 8, (len(d_img), 4))).astype(np.float32)
+    dets = VcocoDetections(d_img + 1, d_box, rng.random((len(d_img), a_n)).astype(np.float32),
+                           (role[src] + rng.normal(0, 8, (len(d_img), a_n, 2, 4))).astype(np.float32),
+                           rng.random((len(d_img), a_n, 2)).astype(np.float32))
+    res, dt, peak = _timed(lambda: evaluate_vcoco(gt, dets))
+    return {"name": "V-COCO (agent + role S1 + S2)", "size": f"{n_img} images x 100 detections", "seconds": dt,
+            "tracemalloc_peak_mb": peak / 2**20, "role_mAP_s1": res.role_mAP_scenario_1, "target_s": 10.0}
+
+
+def _write_ava(folder: Path, rng: np.random.Generator) -> tuple[Path, Path, Path, int, int]:
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    videos = [f"vid{v:08d}_x" for v in range(64)]
+    ts = np.arange(902, 1802)
+    frames = len(videos) * len(ts)
+    n_p = 3
+    f_idx = np.repeat(np.arange(frames), n_p)
+    xy = rng.uniform(0, 0.6, (len(f_idx), 2))
+    boxes = np.concatenate([xy, xy + rng.uniform(0.1, 0.4, (len(f_idx), 2))], 1)
+    ids = np.arange(1, 81)
+    labelmap = ids[np.sort(rng.choice(80, 60, replace=False))]
+    (folder / "labelmap.pbtxt").write_text("".join(f'item {{\n  name: "a{i}"\n  id: {i}\n}}\n' for i in labelmap))
+    n_lab = rng.integers(1, 5, len(f_idx))
+    g_rows = np.repeat(np.arange(len(f_idx)), n_lab)
+    g_lab = rng.choice(labelmap, len(g_rows))
+
+    def table(rows, lab, box, last):
+        f = f_idx[rows]
+        return pa.table({"v": pa.array(np.array(videos)[f // len(ts)]), "t": ts[f % len(ts)],
+                         "x1": box[:, 0], "y1": box[:, 1], "x2": box[:, 2], "y2": box[:, 3], "a": lab, "s": last})
+
+    opts = pacsv.WriteOptions(include_header=False)
+    pacsv.write_csv(table(g_rows, g_lab, boxes[g_rows], g_rows % 7), folder / "gt.csv", opts)
+    d_rows = np.repeat(np.arange(len(f_idx)), 81)
+    d_lab = np.tile(np.arange(0, 81), len(f_idx))
+    d_box = np.clip(boxes[d_rows] + rng.normal(0, 0.02, (len(d_rows), 4)), 0, 1)
+    pacsv.write_csv(table(d_rows, d_lab, d_box, rng.random(len(d_rows))), folder / "dets.csv", opts)
+    ex = np.array([[videos[0], int(t)] for t in ts[:30]])
+    (folder / "excl.csv").write_text("".join(f"{v},{t}\n" for v, t in ex))
+    return folder / "labelmap.pbtxt", folder / "gt.csv", folder / "dets.csv", len(g_rows), len(d_rows)
+
+
+def bench_ava() -> dict:
+    from hake.datasets.ava import read_ava_csv, read_exclusions, read_labelmap
+    from hake.evaluation.ava import evaluate_ava
+
+    rng = np.random.default_rng(SEED)
+    with tempfile.TemporaryDirectory() as tmp:
+        lm, g, d, n_g, n_d = _write_ava(Path(tmp), rng)
+        t0 = time.perf_counter()
+        cats, ids = read_labelmap(lm)
+        gt = read_ava_csv(g, ids, 0)
+        dets = read_ava_csv(d, ids, 50)
+        excl = read_exclusions(Path(tmp) / "excl.csv")
+        t_read = time.perf_counter() - t0
+        res, dt, peak = _timed(lambda: evaluate_ava(gt, dets, cats, excl, "v2019"))
+    return {"name": "AVA v2019 (read CSVs + evaluate)", "size": f"{n_g} GT rows, {n_d} detection rows",
+            "seconds": t_read + dt, "read_s": t_read, "evaluate_s": dt, "tracemalloc_peak_mb": peak / 2**20,
+            "mAP": res.mAP, "target_s": 25.0}
+
+
+BENCHES = {"hicodet": bench_hicodet, "hico": bench_hico, "vcoco": bench_vcoco, "ava": bench_ava}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--hicodet-gt", default=os.environ.get("HICODET_TEST_GT"), help="instances_test2015.json")
+    ap.add_argument("--only", default="hicodet,hico,vcoco,ava")
+    ap.add_argument("--child", help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.child:
+        fn = BENCHES[args.child]
+        out = fn(args.hicodet_gt) if args.child == "hicodet" else fn()
+        out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        print(json.dumps(out))
+        return
+    results = []
+    for name in args.only.split(","):
+        if name == "hicodet" and not args.hicodet_gt:
+            print("hicodet: skipped (pass --hicodet-gt)")
+            continue
+        cmd = [sys.executable, __file__, "--child", name] + (["--hicodet-gt", args.hicodet_gt] if args.hicodet_gt
+                                                             else [])
+        proc = subprocess.run(cmd, capture_output=True, text=True, check=True)
+        r = json.loads(proc.stdout.strip().splitlines()[-1])
+        results.append(r)
+        ok = "ok" if r["seconds"] < r["target_s"] and r["peak_rss_mb"] < 2048 else "MISSED"
+        print(f"{r['name']:<36} {r['size']:<40} {r['seconds']:7.2f} s (target {r['target_s']} s)  "
+              f"peak RSS {r['peak_rss_mb']:7.0f} MB  tracemalloc {r['tracemalloc_peak_mb']:6.0f} MB  {ok}")
+    print(json.dumps(results, indent=1))
+
+
+if __name__ == "__main__":
+    main()

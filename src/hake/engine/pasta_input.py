@@ -1,0 +1,89 @@
+"""Building a PaSta-R input vector from readable names (for ``hake explain``; no torch)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from hake.errors import DataError
+from hake.vocab.core import GROUPS
+from hake.vocab.core import load as load_vocab
+
+
+def _norm(s: str) -> str:
+    return " ".join(s.replace("_", " ").replace("-", " ").lower().split())
+
+
+def pasta_vector(spec: str, space: str = "pasta76") -> np.ndarray:
+    """Multi-hot PaSta vector from ``"hand:hold, head:look at"``; groups not named get ``no_interaction``.
+
+    Returns:
+        (n_pasta,) float32, groups foot..head.
+    """
+    v = load_vocab()
+    names = v.pasta[space]
+    out = np.zeros(len(names), np.float32)
+    named: set[str] = set()
+    for i, token in enumerate(t for t in spec.split(",") if t.strip()):
+        group, sep, state = token.partition(":")
+        group, state = _norm(group), _norm(state)
+        if not sep or group not in GROUPS:
+            raise DataError(f"expected group:state with group in {', '.join(GROUPS)}, got {token.strip()!r}",
+                            record=i, field="pasta")
+        hits = [j for j, (g, s) in enumerate(names) if g == group and _norm(s) == state]
+        if not hits:
+            choices = ", ".join(_norm(s) for g, s in names if g == group)
+            raise DataError(f"unknown {group} state {state!r}; {group} states: {choices}", record=i, field="pasta")
+        out[hits[0]] = 1
+        named.add(group)
+    for g, s in v.pasta_slices(space).items():
+        if g not in named:
+            out[s.stop - 1] = 1
+    return out
+
+
+def parts_from_pasta(pasta: np.ndarray, space: str = "pasta76") -> np.ndarray:
+    """(10,) part flags: a part is flagged when its group has a state other than ``no_interaction``."""
+    v = load_vocab()
+    out = np.zeros(10, np.float32)
+    for g, s in v.pasta_slices(space).items():
+        if pasta[s][:-1].max() > 0:
+            out[list(v.groups[g])] = 1
+    return out
+
+
+def objects_vector(spec: str) -> np.ndarray:
+    """(80,) multi-hot of comma-separated HICO object names (``"horse, sports ball"``)."""
+    v = load_vocab()
+    lookup = {_norm(o): i for i, o in enumerate(v.objects)}
+    out = np.zeros(80, np.float32)
+    for i, token in enumerate(t for t in spec.split(",") if t.strip()):
+        if _norm(token) not in lookup:
+            raise DataError(f"unknown object {token.strip()!r} (HICO object names, e.g. horse)", record=i,
+                            field="objects")
+        out[lookup[_norm(token)]] = 1
+    return out
+
+
+def input_from_json(raw: Any, n_pasta: int, where: str) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+    """``{"pasta": [n_pasta floats], "objects": [80 floats] or [names], "parts": [10 floats]}`` -> arrays.
+
+    ``parts`` and ``objects`` are optional (None when absent).
+    """
+    if not isinstance(raw, dict) or "pasta" not in raw:
+        raise DataError("expected an object with a 'pasta' list", file=where, field="pasta")
+    out = []
+    for key, n in (("pasta", n_pasta), ("parts", 10), ("objects", 80)):
+        val = raw.get(key)
+        if val is None:
+            out.append(None)
+            continue
+        if key == "objects" and all(isinstance(o, str) for o in val):
+            out.append(objects_vector(",".join(val)))
+            continue
+        arr = np.asarray(val, np.float32) if isinstance(val, list) else None
+        if arr is None or arr.shape != (n,) or not np.isfinite(arr).all():
+            raise DataError(f"expected a list of {n} finite numbers", file=where, field=key)
+        out.append(arr)
+    return out[0], out[1], out[2]

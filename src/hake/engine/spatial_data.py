@@ -1,0 +1,211 @@
+"""Training arrays for Spatial-PaSta from HAKE-HICO-DET, and test pairs from the HICO-DET test GT (numpy).
+
+Training (:func:`training_pairs`): per image, the instance labels that share a pair (same object,
+human and object IoU ≥ 0.7, :func:`hake.engine.gt_hake.merge_pairs`) become one multi-label row
+(HOIs, verbs, the OR of their PaSta-76 states). Two kinds of extra rows teach what the pipeline
+also asks: *negatives* — a person with another pair's object it is not labelled with —
+labelled ``no_interaction`` (HOI, verb, every group's state), and *person-only* rows (object -1,
+object box = human box) with the OR of that person's states and verbs and no HOI.
+
+Test (:func:`gt_pairs`): every unique (human box, object box, object) of each HICO-DET test
+image, boxes turned from the official 1-based numbers into 0-based pixels (minus 1).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, fields
+from typing import Any
+
+import numpy as np
+
+from hake.datasets.hicodet import HicoDetGT
+from hake.engine.gt_hake import _clear_no_interaction, merge_pairs
+from hake.errors import DataError
+from hake.evaluation.matching import iou_plus_one
+from hake.vocab.core import NO_INTERACTION_VERB
+from hake.vocab.core import load as load_vocab
+
+PAIR_IOU = 0.7
+
+
+@dataclass
+class PairArrays:
+    """N training pairs.
+
+    Attributes:
+        boxes_h, boxes_o: (N, 4) float32 x1y1x2y2 pixels, 0-based (object box = human box when object is -1).
+        sizes: (N, 2) float32 image (width, height) in pixels.
+        object: (N,) int64 HICO object 0..79, -1 for person-only rows.
+        pasta: (N, 76) float32 multi-hot PaSta-76 targets; has_pasta (N,) bool says which rows have them.
+        verb: (N, 117) float32 multi-hot; hoi: (N, 600) float32 multi-hot (all zero for person-only rows).
+        kind: (N,) int8 0 = labelled pair, 1 = negative, 2 = person-only.
+    """
+
+    boxes_h: np.ndarray
+    boxes_o: np.ndarray
+    sizes: np.ndarray
+    object: np.ndarray
+    pasta: np.ndarray
+    has_pasta: np.ndarray
+    verb: np.ndarray
+    hoi: np.ndarray
+    kind: np.ndarray
+
+    def __len__(self) -> int:
+        return int(len(self.object))
+
+    def subset(self, idx: np.ndarray) -> PairArrays:
+        """The rows ``idx`` (any numpy index)."""
+        return PairArrays(**{f.name: getattr(self, f.name)[idx] for f in fields(self)})
+
+
+def _no_interaction_pasta() -> np.ndarray:
+    out = np.zeros(76, np.float32)
+    for s in load_vocab().pasta_slices("pasta76").values():
+        out[s.stop - 1] = 1
+    return out
+
+
+def _image_rows(im: Any, where: str, rng: np.random.Generator, negatives: int, person_only: bool) -> list[dict]:
+    vocab = load_vocab()
+    labels = list(im.labels)
+    hoi = np.array([lab.hoi for lab in labels], np.int64)
+    if hoi.min() < 0 or hoi.max() >= 600:
+        raise DataError("HOI id outside 0..599", file=where, record=im.name, field="hoi_id")
+    bh = np.array([lab.box_h for lab in labels], np.float64).reshape(-1, 4)
+    bo = np.array([lab.box_o for lab in labels], np.float64).reshape(-1, 4)
+    if not (np.isfinite(bh).all() and np.isfinite(bo).all()):
+        raise DataError("non-finite box", file=where, record=im.name, field="human_bbox")
+    size = np.array([labels[0].width, labels[0].height], np.float32)
+    objects = vocab.hoi_object[hoi]
+    pair = merge_pairs(bh, bo, objects, PAIR_IOU)
+    rows = []
+    for p in range(int(pair.max()) + 1):
+        members = np.flatnonzero(pair == p)
+        first = members[0]
+        states = [labels[m].pasta76() for m in members if labels[m].has_pasta]
+        pasta = np.max(np.stack(states).astype(np.float32), 0) if states else np.zeros(76, np.float32)
+        ids = np.unique(hoi[members])
+        rows.append({"boxes_h": bh[first], "boxes_o": bo[first], "object": int(objects[first]), "pasta": pasta,
+                     "has_pasta": bool(states), "hoi": ids, "verb": np.unique(vocab.hoi_verb[ids]), "kind": 0})
+    extra = []
+    n = len(rows)
+    if negatives > 0 and n > 1:
+        cand = [(i, j) for i in range(n) for j in range(n)
+                if rows[j]["object"] != rows[i]["object"]
+                or iou_plus_one(rows[i]["boxes_h"][None], rows[j]["boxes_h"][None])[0] < PAIR_IOU]
+        cand = [c for c in cand if c[0] != c[1]]
+        for k in rng.permutation(len(cand))[:negatives]:
+            i, j = cand[k]
+            o = rows[j]["object"]
+            no_hoi = np.flatnonzero((vocab.hoi_object == o) & (vocab.hoi_verb == NO_INTERACTION_VERB))
+            extra.append({"boxes_h": rows[i]["boxes_h"], "boxes_o": rows[j]["boxes_o"], "object": o,
+                          "pasta": _no_interaction_pasta(), "has_pasta": True, "hoi": no_hoi,
+                          "verb": np.array([NO_INTERACTION_VERB]), "kind": 1})
+    if person_only:
+        humans = merge_pairs(np.stack([r["boxes_h"] for r in rows]), np.stack([r["boxes_h"] for r in rows]),
+                             np.zeros(n, np.int64), PAIR_IOU)
+        for h in range(int(humans.max()) + 1):
+            members = [rows[m] for m in np.flatnonzero(humans == h)]
+            with_pasta = [r["pasta"] for r in members if r["has_pasta"]]
+            pasta = np.max(np.stack(with_pasta), 0) if with_pasta else np.zeros(76, np.float32)
+            extra.append({"boxes_h": members[0]["boxes_h"], "boxes_o": members[0]["boxes_h"], "object": -1,
+                          "pasta": pasta, "has_pasta": bool(with_pasta), "hoi": np.zeros(0, np.int64),
+                          "verb": np.unique(np.concatenate([r["verb"] for r in members])), "kind": 2})
+    for r in rows + extra:
+        r["size"] = size
+    return rows + extra
+
+
+def training_pairs(images: Iterable[Any], where: str = "<memory>", *, negatives: int = 2, person_only: bool = True,
+                   seed: int = 0) -> PairArrays:
+    """Merge HAKE instance labels into Spatial-PaSta training rows (see the module doc).
+
+    Args:
+        images: ``InstanceImage`` s (:func:`hake.datasets.hake_json.load_instance_level`): ``name`` and ``labels``
+            with ``hoi`` (0-based), ``box_h``/``box_o`` (x1y1x2y2 pixels), ``width``/``height``, ``has_pasta``,
+            ``pasta76()``.
+        where: the source file, for error messages.
+        negatives: at most this many negative rows per image.
+        person_only: add one person-only row per distinct person.
+        seed: seeds the choice of negatives.
+    """
+    rng = np.random.default_rng(seed)
+    rows: list[dict] = []
+    for im in images:
+        if list(im.labels):
+            rows.extend(_image_rows(im, where, rng, negatives, person_only))
+    if not rows:
+        raise DataError("no labelled human-object pair", file=where)
+    n = len(rows)
+    hoi = np.zeros((n, 600), np.float32)
+    verb = np.zeros((n, 117), np.float32)
+    for i, r in enumerate(rows):
+        hoi[i, r["hoi"]] = 1
+        verb[i, r["verb"]] = 1
+    pasta = np.stack([r["pasta"] for r in rows])
+    has = np.array([r["has_pasta"] for r in rows])
+    pasta[has] = _clear_no_interaction(pasta[has])
+    return PairArrays(
+        boxes_h=np.stack([r["boxes_h"] for r in rows]).astype(np.float32),
+        boxes_o=np.stack([r["boxes_o"] for r in rows]).astype(np.float32),
+        sizes=np.stack([r["size"] for r in rows]).astype(np.float32),
+        object=np.array([r["object"] for r in rows], np.int64), pasta=pasta, has_pasta=has, verb=verb, hoi=hoi,
+        kind=np.array([r["kind"] for r in rows], np.int8))
+
+
+def hoi_counts(pairs: PairArrays) -> np.ndarray:
+    """(600,) float64 number of labelled training pairs (kind 0) per HOI."""
+    return pairs.hoi[pairs.kind == 0].sum(0).astype(np.float64)
+
+
+def object_prior(counts: np.ndarray) -> np.ndarray:
+    """(600,) HOI frequency given its object: count / (pairs of that object), add-one smoothed per object."""
+    obj = load_vocab().hoi_object
+    counts = np.asarray(counts, np.float64) + 1.0
+    per_object = np.bincount(obj, weights=counts, minlength=80)
+    return counts / per_object[obj]
+
+
+@dataclass
+class GtPairs:
+    """Unique GT pairs of the HICO-DET test set.
+
+    Attributes:
+        image_index: (M,) int64 index into the GT's images.
+        boxes_h, boxes_o: (M, 4) float32 x1y1x2y2 **0-based** pixels (GT numbers minus 1).
+        object: (M,) int64 HICO object 0..79.
+        sizes: (M, 2) float32 image (width, height) in pixels.
+    """
+
+    image_index: np.ndarray
+    boxes_h: np.ndarray
+    boxes_o: np.ndarray
+    object: np.ndarray
+    sizes: np.ndarray
+
+    def __len__(self) -> int:
+        return int(len(self.image_index))
+
+
+def gt_pairs(gt: HicoDetGT, images: np.ndarray | None = None) -> GtPairs:
+    """Every unique (human box, object box, object) of the GT images ``images`` (default all), in image order."""
+    idx = np.arange(len(gt)) if images is None else np.asarray(images, np.int64)
+    img, bh, bo, obj = [], [], [], []
+    for i in idx:
+        if not len(gt.hoi[i]):
+            continue
+        key = np.concatenate([gt.boxes_h[i], gt.boxes_o[i], gt.object[i][:, None].astype(np.float64)], 1)
+        _, first = np.unique(key, axis=0, return_index=True)
+        first = np.sort(first)
+        img.append(np.full(len(first), i, np.int64))
+        bh.append(gt.boxes_h[i][first] - 1)
+        bo.append(gt.boxes_o[i][first] - 1)
+        obj.append(gt.object[i][first])
+    if not img:
+        return GtPairs(np.zeros(0, np.int64), np.zeros((0, 4), np.float32), np.zeros((0, 4), np.float32),
+                         np.zeros(0, np.int64), np.zeros((0, 2), np.float32))
+    image_index = np.concatenate(img)
+    return GtPairs(image_index, np.concatenate(bh).astype(np.float32), np.concatenate(bo).astype(np.float32),
+                     np.concatenate(obj).astype(np.int64), gt.sizes[image_index].astype(np.float32))

@@ -1,0 +1,181 @@
+"""Spatial-PaSta: the offline, visual-free default PaSta model (DESIGN §6).
+
+Per human-object pair it reads only the layout — the :func:`~hake.models.layout.pair_layout`
+vector (relative offsets, scales, IoU, a 3×3 part-prior grid), the 2×64×64 iCAN/TIN interaction
+map (:func:`~hake.models.pair_streams.interaction_maps`) — and the object class (learned
+embedding). A trunk turns these into PaSta-76 logits (one BCE head per state) and a small feature
+per part group; each group's PaSta probabilities ‖ group feature feed a
+:class:`~hake.models.pasta_r.PastaR` (with the object one-hot as context) that outputs the 600 HOI
+and 117 verb logits. :meth:`SpatialPasta.predict` implements :class:`~hake.models.interface.PastaModel`.
+
+Weights are safetensors: the state dict (including the layout normalisation and the training
+HOI counts used by the ``object_prior`` baseline) with the config as JSON in the metadata key
+``config``. The zoo builds ``spatial_pasta.*`` names with :func:`load_spatial_pasta`.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from hake.errors import DataError
+from hake.models import zoo
+from hake.models.interface import PairBatch, PastaOutput
+from hake.models.layout import LAYOUT_DIM, pair_layout
+from hake.models.pair_streams import interaction_maps
+from hake.models.pasta_r import InSpec, PastaR, split_groups
+from hake.vocab.core import load as load_vocab
+
+__all__ = ["SpatialConfig", "SpatialPasta", "save_spatial_pasta", "load_spatial_pasta"]
+
+N_OBJECTS = 80
+
+
+@dataclass
+class SpatialConfig:
+    """Widths of Spatial-PaSta.
+
+    Attributes:
+        map_size: side of the interaction map in cells.
+        obj_dim: width of the object embedding (81 rows: 80 objects + "no object").
+        hidden: width of the trunk.
+        group_dim: width of the per-group feature appended to each group's PaSta probabilities.
+        reasoner: PaSta-R kind; reasoner_hidden its hidden width; dropout of trunk and reasoner.
+    """
+
+    map_size: int = 64
+    obj_dim: int = 32
+    hidden: int = 256
+    group_dim: int = 32
+    reasoner: str = "mlp"
+    reasoner_hidden: int = 512
+    dropout: float = 0.3
+    layout_dim: int = LAYOUT_DIM
+
+
+class SpatialPasta(nn.Module):
+    """Layout + object class → PaSta-76 → PaSta-R → 600 HOIs / 117 verbs (see the module doc)."""
+
+    def __init__(self, config: SpatialConfig | None = None) -> None:
+        super().__init__()
+        c = self.config = config or SpatialConfig()
+        vocab = load_vocab()
+        self.group_sizes = vocab.group_sizes("pasta76")
+        self.map_cnn = nn.Sequential(
+            nn.Conv2d(2, 16, 5, stride=2, padding=2), nn.ReLU(),
+            nn.Conv2d(16, 32, 5, stride=2, padding=2), nn.ReLU(), nn.AdaptiveMaxPool2d(8), nn.Flatten(),
+            nn.Linear(32 * 64, 128), nn.ReLU(),
+        )
+        self.layout_mlp = nn.Sequential(nn.Linear(c.layout_dim, 128), nn.ReLU(), nn.Linear(128, 128), nn.ReLU())
+        self.obj_embed = nn.Embedding(N_OBJECTS + 1, c.obj_dim)
+        self.trunk = nn.Sequential(
+            nn.Linear(256 + c.obj_dim, c.hidden), nn.ReLU(), nn.Dropout(c.dropout),
+            nn.Linear(c.hidden, c.hidden), nn.ReLU(),
+        )
+        self.pasta_head = nn.Linear(c.hidden, sum(self.group_sizes))
+        self.group_feat = nn.Linear(c.hidden, 6 * c.group_dim)
+        spec = InSpec(tuple(n + c.group_dim for n in self.group_sizes), n_objects=N_OBJECTS, obj_embed_dim=c.obj_dim)
+        self.reasoner = PastaR(c.reasoner, spec, hidden=c.reasoner_hidden, dropout=c.dropout)
+        self.register_buffer("layout_mean", torch.zeros(c.layout_dim))
+        self.register_buffer("layout_std", torch.ones(c.layout_dim))
+        self.register_buffer("hoi_counts", torch.zeros(600))
+        self.register_buffer("hoi_mask", torch.as_tensor(vocab.hoi_to_object_matrix.T.copy(), dtype=torch.float32))
+
+    def forward(self, layout: Tensor, maps: Tensor, obj: Tensor) -> dict[str, Tensor]:
+        """Logits of a batch of pairs.
+
+        Args:
+            layout: (B, layout_dim) raw :func:`pair_layout` rows (normalised here).
+            maps: (B, 2, map_size, map_size) interaction maps.
+            obj: (B,) int64 object 0..79, -1 for none.
+
+        Returns:
+            ``{"pasta": (B, 76), "hoi": (B, 600), "verb": (B, 117)}`` logits.
+        """
+        x = (layout - self.layout_mean) / self.layout_std
+        obj_idx = torch.where(obj < 0, torch.full_like(obj, N_OBJECTS), obj)
+        h = self.trunk(torch.cat([self.layout_mlp(x), self.map_cnn(maps), self.obj_embed(obj_idx)], 1))
+        pasta = self.pasta_head(h)
+        feats = self.group_feat(h).chunk(6, dim=1)
+        groups = [torch.cat([p, f], 1) for p, f in zip(split_groups(torch.sigmoid(pasta)), feats)]
+        # one-hot without boolean-mask indexing, so the graph exports to ONNX with a dynamic pair count
+        one_hot = torch.nn.functional.one_hot(obj.clamp(min=0), N_OBJECTS).to(layout.dtype) * (obj >= 0)[:, None]
+        out = self.reasoner(groups, obj=one_hot)
+        return {"pasta": pasta, "hoi": out["hoi"], "verb": out["verb"]}
+
+    def inputs(self, boxes_h: np.ndarray, boxes_o: np.ndarray, sizes: np.ndarray | tuple[int, int],
+               objects: np.ndarray) -> tuple[Tensor, Tensor, Tensor]:
+        """(layout, maps, obj) tensors for :meth:`forward` from pixel boxes (P, 4), sizes and objects (P,)."""
+        objects = np.asarray(objects, np.int64)
+        has = objects >= 0
+        bh = np.asarray(boxes_h, np.float32).reshape(-1, 4)
+        bo = np.where(has[:, None], np.asarray(boxes_o, np.float32).reshape(-1, 4), bh)
+        layout = torch.from_numpy(pair_layout(bh, bo, sizes, has))
+        maps = interaction_maps(torch.from_numpy(bh), torch.from_numpy(bo), self.config.map_size)
+        return layout, maps, torch.from_numpy(objects)
+
+    @torch.no_grad()
+    def predict(self, batch: PairBatch) -> PastaOutput:
+        """PaSta-76, 600 HOI and 117 verb probabilities of every pair (HOIs of other objects are 0;
+        pairs without object get PaSta and verbs and an all-zero HOI row). Keypoints and pixels are not read.
+        """
+        n = len(batch)
+        if n == 0:
+            return PastaOutput(np.zeros((0, 76), np.float32), np.zeros((0, 600), np.float32),
+                               np.zeros((0, 117), np.float32))
+        objects = np.asarray(batch.object_labels, np.int64).reshape(n)
+        if objects.max() >= N_OBJECTS or objects.min() < -1:
+            raise DataError("object label outside -1..79", field="object_labels")
+        was_training = self.training
+        self.eval()
+        out = self(*self.inputs(batch.boxes_h, batch.boxes_o, batch.image_size, objects))
+        self.train(was_training)
+        return PastaOutput(*(p.numpy().astype(np.float32) for p in self.probabilities(out, torch.from_numpy(objects))))
+
+    def probabilities(self, out: dict[str, Tensor], obj: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """Sigmoid of the logits with each pair's HOIs restricted to its object: (pasta, hoi, verb)."""
+        mask = torch.zeros(len(obj), 600, dtype=out["hoi"].dtype)
+        has = obj >= 0
+        mask[has] = self.hoi_mask[obj[has]]
+        return torch.sigmoid(out["pasta"]), torch.sigmoid(out["hoi"]) * mask, torch.sigmoid(out["verb"])
+
+
+def save_spatial_pasta(model: SpatialPasta, path: str | Path, extra: dict[str, str] | None = None) -> None:
+    """Write the state dict as safetensors with the config (JSON) in the metadata key ``config``."""
+    from safetensors.torch import save_file
+
+    meta = {"config": json.dumps(asdict(model.config), sort_keys=True), "format": "pt", **(extra or {})}
+    state = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    save_file(state, str(path), metadata=meta)
+
+
+def load_spatial_pasta(path: str | Path) -> SpatialPasta:
+    """Rebuild a :class:`SpatialPasta` written by :func:`save_spatial_pasta` (eval mode, CPU)."""
+    from safetensors import safe_open
+    from safetensors.torch import load_file
+
+    path = Path(path)
+    try:
+        with safe_open(str(path), framework="pt") as fh:
+            meta = fh.metadata() or {}
+        state = load_file(str(path))
+    except (OSError, ValueError, RuntimeError) as err:
+        raise DataError(f"not a readable safetensors file: {err}", file=path) from None
+    try:
+        model = SpatialPasta(SpatialConfig(**json.loads(meta["config"])))
+    except (KeyError, TypeError, ValueError) as err:
+        raise DataError(f"bad Spatial-PaSta config: {err}", file=path, field="config") from None
+    try:
+        model.load_state_dict(state)
+    except RuntimeError as err:
+        raise DataError(f"weights do not fit the config: {err}", file=path) from None
+    return model.eval()
+
+
+zoo.register_loader("spatial_pasta", lambda path, entry: load_spatial_pasta(path))
