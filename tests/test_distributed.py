@@ -14,6 +14,7 @@ import torch.multiprocessing as mp
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from conftest import SHARED_DATA
 from hake.engine import distributed as D
 from hake.errors import HakeError
 
@@ -154,19 +155,22 @@ def _gather_worker(rank: int, world: int, n: int, out: str) -> None:
     )
 
 
-def _all_worker(rank: int, world: int, out: str) -> None:
+def _all_worker(rank: int, world: int, out: str, gt_path: str) -> None:
     """Everything the 2-process tests check, in one process group (spawning is the slow part)."""
     for n in (11, 1):
         _gather_worker(rank, world, n, out)
     _ddp_grad_worker(rank, world, out)
     _local_rows_worker(rank, world, out)
+    if gt_path:
+        _eval_worker(rank, world, gt_path, out)
 
 
 @pytest.fixture(scope="module")
 def two_ranks(tmp_path_factory) -> Path:
     """Folder with the results of :func:`_all_worker` run by 2 gloo processes."""
     out = tmp_path_factory.mktemp("ranks")
-    spawn(_all_worker, 2, str(out))
+    gt = SHARED_DATA / "hicodet" / "instances_test2015.json"
+    spawn(_all_worker, 2, str(out), str(gt) if gt.is_file() else "")
     return out
 
 
@@ -236,3 +240,65 @@ def test_local_rows_handles_a_last_batch_smaller_than_the_world(two_ranks: Path)
         grads = torch.load(two_ranks / f"lgrad{r}.pt")
         for name, p in model.named_parameters():
             torch.testing.assert_close(grads[name], p.grad, rtol=1e-6, atol=1e-7)
+
+
+# --- sharded evaluation with the real HICO-DET evaluator ------------------------------------------
+
+N_EVAL_IMAGES = 101  # odd: the two shards differ in size
+
+
+def _gt_subset(path: str, n: int):
+    from hake.datasets.hicodet import HicoDetGT, load_test_gt
+
+    gt = load_test_gt(path)
+    return HicoDetGT(gt.filenames[:n], gt.sizes[:n], gt.boxes_h[:n], gt.boxes_o[:n], gt.hoi[:n], gt.object[:n],
+                     gt.verb[:n], gt.rare, gt.non_rare, None, gt.source)
+
+
+def _detections(model, gt, i: int) -> dict:
+    """A real model on image ``i``: Spatial-PaSta on its GT pairs, the 3 best HOIs of each pair."""
+    from hake.models.interface import PairBatch
+
+    bh, bo = (gt.boxes_h[i] - 1).astype(np.float32), (gt.boxes_o[i] - 1).astype(np.float32)
+    if len(bh) == 0:
+        return {"hoi": np.zeros(0, np.int64), "bh": np.zeros((0, 4)), "bo": np.zeros((0, 4)), "s": np.zeros(0)}
+    out = model.predict(PairBatch(tuple(int(v) for v in gt.sizes[i]), bh, bo, gt.object[i].astype(np.int64)))
+    top = np.argsort(-out.hoi, axis=1, kind="stable")[:, :3]
+    pair = np.repeat(np.arange(len(bh)), 3)
+    return {"hoi": top.reshape(-1), "bh": bh[pair], "bo": bo[pair], "s": out.hoi[pair, top.reshape(-1)]}
+
+
+def _evaluate(gt, per_image: list[dict]) -> dict:
+    from hake.evaluation.hicodet import evaluate_hicodet
+
+    img = np.concatenate([np.full(len(d["hoi"]), i) for i, d in enumerate(per_image)])
+    cat = {k: np.concatenate([d[k] for d in per_image]) for k in ("hoi", "bh", "bo", "s")}
+    return evaluate_hicodet(gt, img, cat["hoi"], cat["bh"], cat["bo"], cat["s"]).to_dict()
+
+
+def _spatial_model():
+    from hake.models.spatial import SpatialPasta
+
+    torch.manual_seed(0)
+    return SpatialPasta().eval()
+
+
+def _eval_worker(rank: int, world: int, gt_path: str, out: str) -> None:
+    gt = _gt_subset(gt_path, N_EVAL_IMAGES)
+    model = _spatial_model()
+    sampler = D.ShardedSampler(len(gt))
+    mine = sampler.indices()
+    per_image = D.gather_exactly_once([_detections(model, gt, int(i)) for i in mine], mine, expected=len(gt))
+    Path(out, f"eval{rank}.json").write_text(json.dumps({"n_local": len(mine), "result": _evaluate(gt, per_image)}))
+
+
+def test_sharded_hicodet_evaluation_equals_single_process(two_ranks: Path, hicodet_test_gt: Path) -> None:
+    tmp_path = two_ranks
+    gt = _gt_subset(str(hicodet_test_gt), N_EVAL_IMAGES)
+    model = _spatial_model()
+    single = json.loads(json.dumps(_evaluate(gt, [_detections(model, gt, i) for i in range(len(gt))])))
+    ranks = [json.loads((tmp_path / f"eval{r}.json").read_text()) for r in range(2)]
+    assert [r["n_local"] for r in ranks] == [51, 50]  # no padding, no drop
+    assert single["default"]["full"] > 0
+    for r in ranks:
+        assert r["result"] == single  # exactly: every AP of every class, both settings

@@ -34,7 +34,7 @@ def synthetic(n: int, seed: int) -> GtHakeData:
     """One state per group, the three rule states drawn often enough; HOIs set by :data:`RULES`."""
     rng = np.random.default_rng(seed)
     pasta = np.zeros((n, 76), np.float32)
-    for g, s in load_vocab().pasta_slices("pasta76").items():
+    for s in load_vocab().pasta_slices("pasta76").values():
         pasta[np.arange(n), rng.integers(s.start, s.stop, n)] = 1
     for idx, g in ((HOLD, "hand"), (LOOK, "head"), (KICK, "foot")):
         s = load_vocab().pasta_slices("pasta76")[g]

@@ -115,9 +115,11 @@ def test_hake_infer_on_ray_equals_single_process_and_resumes(tmp_path: Path) -> 
     pytest.importorskip("hake.geometry", reason="part-box geometry not available")
     import shutil
 
+    import torch
     from typer.testing import CliRunner
 
     from hake.cli import app
+    from hake.models.spatial import SpatialPasta, save_spatial_pasta
 
     examples = Path(__file__).resolve().parents[1] / "examples"
     src = tmp_path / "photos"
@@ -125,14 +127,21 @@ def test_hake_infer_on_ray_equals_single_process_and_resumes(tmp_path: Path) -> 
     for p in sorted(examples.glob("*.jpg")):
         shutil.copy(p, src / p.name)
     (src / "truncated.jpg").write_bytes((examples / "footballer_kick.jpg").read_bytes()[:300])
+    # the PaSta model: an exported (seeded, untrained) Spatial-PaSta, run through --onnx
+    torch.manual_seed(0)
+    weights, onnx_file = tmp_path / "sp.safetensors", tmp_path / "sp.onnx"
+    save_spatial_pasta(SpatialPasta().eval(), weights)
     runner = CliRunner()
-    single = runner.invoke(app, ["infer", str(src), "--out", str(tmp_path / "single"), "--no-progress"])
+    assert runner.invoke(app, ["export", "onnx", "--weights", str(weights), "--out", str(onnx_file)]).exit_code == 0
+    common = ["--onnx", str(onnx_file), "--hoi-threshold", "0"]
+    single = runner.invoke(app, ["infer", str(src), "--out", str(tmp_path / "single"), "--no-progress", *common])
     assert single.exit_code == 1 and "1 failed" in single.output, single.output  # the truncated file
-    args = ["infer", str(src), "--out", str(tmp_path / "ray"), "--engine", "ray", "--workers", "2"]
+    args = ["infer", str(src), "--out", str(tmp_path / "ray"), "--engine", "ray", "--workers", "2", *common]
     first = runner.invoke(app, args)
     assert first.exit_code == 1 and "inputs/s" in first.output and "truncated.jpg" in first.output, first.output
     got, want = outputs(tmp_path / "ray"), outputs(tmp_path / "single")
     assert len(want) == 2 and got == want  # identical bytes for every output
+    assert any(json.loads(v)["persons"] for v in want.values())  # people were found and described
     mtimes = {p: p.stat().st_mtime_ns for p in (tmp_path / "ray").rglob("*.json")}
     again = runner.invoke(app, args)
     assert "0 done, 2 skipped" in again.output, again.output  # nothing recomputed

@@ -58,19 +58,27 @@ def train_pasta_r(
 ) -> None:
     """Train a PaSta-R reasoner on GT-HAKE and evaluate it on the fixed 20 % held-out split."""
     _setup_torch()
+    from hake.engine import distributed as D
     from hake.engine.gt_hake import load_gt_hake
     from hake.engine.pasta_r_train import TrainConfig
     from hake.models.pasta_r import save_pasta_r
 
+    info = D.init_from_env()  # DDP under torchrun / SLURM; a no-op in a plain run
     cfg = TrainConfig(kind=reasoner, input=input_, epochs=epochs, hidden=hidden, language=language, seed=seed)
     cfg = cfg.resolved()
     gt = load_gt_hake(data, level)
-    model, metrics = _train_one(gt, cfg, f"{reasoner} [{input_}]")
+    try:
+        model, metrics = _train_one(gt, cfg, f"{reasoner} [{input_}]")
+    finally:
+        D.shutdown()
+    metrics["world_size"] = info.world_size
+    if not info.is_main:
+        return
     out.mkdir(parents=True, exist_ok=True)
     save_pasta_r(model, out / "model.safetensors")
     write_json({"train": cfg.to_dict(), "model": model.config_dict(), "data": data.name, "level": level,
-                "split": SPLIT_RULE, "n_train": metrics["n_train"], "n_heldout": metrics["n_heldout"]},
-               out / "config.json")
+                "split": SPLIT_RULE, "n_train": metrics["n_train"], "n_heldout": metrics["n_heldout"],
+                "distributed": D.describe(info, cfg.batch_size)}, out / "config.json")
     write_json(metrics, out / "metrics.json")
     d, k = metrics["default"], metrics["known_object"]
     typer.echo(f"{reasoner} [{input_}] held-out mAP {d['mAP']:.4f} (known object {k['mAP']:.4f}) -> {out}")

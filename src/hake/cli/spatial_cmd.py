@@ -20,6 +20,8 @@ def benchmark_spatial(
     model: str = typer.Option(DEFAULT_MODEL, "--model", help="Zoo name of the Spatial-PaSta weights."),
     weights: Path | None = typer.Option(None, "--weights", exists=True, dir_okay=False,
                                         help="A Spatial-PaSta safetensors file instead of the zoo model."),
+    exact_pairs: bool = typer.Option(False, "--exact-pairs",
+                                     help="Only identical GT boxes form one candidate (default: merge at IoU 0.7)."),
     max_images: int = typer.Option(0, "--max-images", min=0, help="Evaluate the first N test images only (0 = all)."),
 ) -> None:
     """Score every unique GT human-object pair for every HOI of its object; report Default and Known-Object mAP."""
@@ -36,7 +38,7 @@ def benchmark_spatial(
     if max_images:
         test = subset_gt(test, np.arange(min(max_images, len(test))))
     net = load_spatial_pasta(weights) if weights is not None else create_model(model)
-    report = run_spatial_benchmark(test, net)
+    report = run_spatial_benchmark(test, net, merge_iou=1.0 if exact_pairs else 0.7)
     report["model"] = str(weights) if weights is not None else model
     report["gt"] = gt.name
     typer.echo(format_table(report), err=json_out is None)

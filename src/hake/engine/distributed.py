@@ -415,6 +415,13 @@ def all_reduce_sum(value: float) -> float:
 # --- batch size and learning rate -------------------------------------------------------------
 
 
+def describe(info: DistInfo, global_batch: int) -> dict[str, Any]:
+    """What a training run records about its parallelism (``config.json``'s ``distributed``)."""
+    return {"world_size": info.world_size, "global_batch": global_batch,
+            "per_rank_batch": per_rank_batch(global_batch, info.world_size) if global_batch % info.world_size == 0
+            else global_batch / info.world_size, "lr_scaling": "none"}
+
+
 def effective_batch_size(per_rank: int, world: int, accumulate: int = 1) -> int:
     """Samples per optimizer step: ``per_rank × world × accumulate``."""
     return per_rank * world * accumulate

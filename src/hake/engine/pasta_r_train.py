@@ -16,6 +16,7 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
+from hake.engine import distributed as D
 from hake.engine.gt_hake import GtHakeData
 from hake.errors import HakeError
 from hake.evaluation.hico import evaluate_hico
@@ -65,6 +66,7 @@ def build_model(cfg: TrainConfig, with_parts: bool) -> PastaR:
     """The reasoner for ``cfg`` on PaSta-76 one-hots (+ part flags when ``with_parts``)."""
     cfg = cfg.resolved()
     spec = InSpec.pasta("pasta76", parts=with_parts, objects=cfg.input == "pasta+object", language=cfg.language)
+    torch.manual_seed(cfg.seed)  # seeded initial weights: reruns and every DDP rank start alike
     return PastaR(cfg.kind, spec, hidden=cfg.hidden or 0)
 
 
@@ -76,16 +78,27 @@ def model_inputs(model: PastaR, data: GtHakeData, rows: np.ndarray | slice = sli
     return groups, obj, parts
 
 
+def _bce(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """BCE summed over classes, averaged over samples (a mean over 600 mostly-negative classes
+    shrinks the gradients to the size of Adam's epsilon and stalls the recurrent and graph cores)."""
+    return F.binary_cross_entropy_with_logits(logits, target, reduction="sum") / logits.shape[0]
+
+
 def fit(
     model: PastaR, data: GtHakeData, cfg: TrainConfig, progress: Callable[[int, int, float], None] | None = None
 ) -> list[float]:
     """Train ``model`` in place on ``data``; returns the mean loss of each epoch.
 
     ``progress(step, total_steps, loss)`` is called after every batch (e.g. to move a progress bar).
+    Under ``torchrun`` the model is wrapped in DDP and each rank takes its share of every global
+    batch of ``cfg.batch_size`` rows (:func:`hake.engine.distributed.local_rows`), so the steps equal
+    the single-process ones; the learning rate is unchanged (the global batch is).
     """
     cfg = cfg.resolved()
     torch.manual_seed(cfg.seed)
     gen = torch.Generator().manual_seed(cfg.seed)
+    info = D.current()
+    net = D.wrap_ddp(model, info)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     hois, verbs, pasta = (torch.from_numpy(a) for a in (data.hois, data.verbs, data.pasta))
     n = len(data)
@@ -97,16 +110,16 @@ def fit(
         perm = torch.randperm(n, generator=gen).numpy()
         total = 0.0
         for i in range(steps):
-            rows = np.sort(perm[i * cfg.batch_size:(i + 1) * cfg.batch_size])
-            out = model(*model_inputs(model, data, rows))
-            loss = F.binary_cross_entropy_with_logits(out["hoi"], hois[rows])
-            loss = loss + cfg.verb_weight * F.binary_cross_entropy_with_logits(out["verb"], verbs[rows])
-            loss = loss + cfg.aux_weight * model.aux_loss(out, pasta[rows])
+            batch = np.sort(perm[i * cfg.batch_size:(i + 1) * cfg.batch_size])
+            rows, weight = D.local_rows(batch, info)
+            out = net(*model_inputs(model, data, rows))
+            loss = _bce(out["hoi"], hois[rows]) + cfg.verb_weight * _bce(out["verb"], verbs[rows])
+            loss = (loss + cfg.aux_weight * model.aux_loss(out, pasta[rows])) * weight
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
             sched.step()
-            total += loss.item() * len(rows)
+            total += D.all_reduce_sum(loss.item()) / info.world_size * len(batch)
             step += 1
             if progress is not None:
                 progress(step, steps * cfg.epochs, total / min(n, (i + 1) * cfg.batch_size))
@@ -123,10 +136,12 @@ def predict(model: PastaR, data: GtHakeData, batch_size: int = 4096, object_mask
     convention of :class:`hake.models.interface.PastaOutput`).
     """
     model.eval()
-    out = []
-    for s in range(0, len(data), batch_size):
-        out.append(torch.sigmoid(model(*model_inputs(model, data, slice(s, s + batch_size)))["hoi"]))
-    probs = torch.cat(out).double().numpy()
+    info = D.current()  # under torchrun: score this rank's shard, gather all rows in dataset order
+    mine = D.shard_indices(len(data), info.rank, info.world_size)
+    out = [torch.zeros(0, model.out_dim)]
+    for s in range(0, len(mine), batch_size):
+        out.append(torch.sigmoid(model(*model_inputs(model, data, mine[s:s + batch_size]))["hoi"]))
+    probs = D.gather_array(torch.cat(out).double().numpy(), mine, expected=len(data))
     if object_mask and model.in_spec.n_objects:
         probs *= data.objects[:, load_vocab().hoi_object] > 0
     return probs

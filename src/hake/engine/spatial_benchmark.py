@@ -1,6 +1,6 @@
 """``hake benchmark spatial``: Spatial-PaSta on HICO-DET test with ground-truth pairs.
 
-Every unique GT human-object pair (:func:`~hake.engine.spatial_data.gt_pairs`) is a candidate,
+Every distinct GT human-object pair (:func:`~hake.engine.spatial_data.gt_pairs`) is a candidate,
 scored for every HOI of its object, and the rows ``(hoi, box_h - 1, box_o - 1, score)`` go through
 hake's HICO-DET evaluator (Default and Known-Object, Full / Rare / Non-Rare mAP). The baseline
 ``object_prior`` scores each candidate with the training frequency of the HOI given its object
@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from hake.datasets.hicodet import HicoDetGT
-from hake.engine.spatial_data import GtPairs, gt_pairs, object_prior
+from hake.engine.spatial_data import PAIR_IOU, GtPairs, gt_pairs, object_prior
 from hake.evaluation.hicodet import evaluate_hicodet
 from hake.vocab.core import load as load_vocab
 
@@ -66,19 +66,22 @@ def _summary(result: Any) -> dict[str, dict[str, float]]:
             for mode in ("default", "known_object")}
 
 
-def run_spatial_benchmark(gt: HicoDetGT, model: Any, hoi_counts: np.ndarray | None = None) -> dict[str, Any]:
+def run_spatial_benchmark(gt: HicoDetGT, model: Any, hoi_counts: np.ndarray | None = None,
+                          merge_iou: float = PAIR_IOU) -> dict[str, Any]:
     """Evaluate Spatial-PaSta and the object prior on the GT pairs of ``gt``.
 
     Args:
         gt: HICO-DET test GT (or a :func:`subset_gt` of it).
         model: a :class:`~hake.models.spatial.SpatialPasta` (eval mode).
         hoi_counts: (600,) training pair counts for the prior; default the counts stored in ``model``.
+        merge_iou: GT entries of one object overlapping at this IoU are one candidate pair (1 = identical boxes
+            only), see :func:`~hake.engine.spatial_data.gt_pairs`.
 
     Returns:
-        ``{"results": {method: {"default": {full, rare, non_rare}, "known_object": {...}}}, "num_images",
+        ``{"results": {method: {"default": {full, rare, non_rare}, "known_object": {...}}}, "pairs", "num_images",
         "num_pairs", "num_rows"}``; mAP values are fractions in [0, 1].
     """
-    pairs = gt_pairs(gt)
+    pairs = gt_pairs(gt, merge_iou=merge_iou)
     counts = model.hoi_counts.numpy() if hoi_counts is None else np.asarray(hoi_counts)
     scored = {"spatial_pasta": spatial_scores(model, pairs),
               "object_prior": np.broadcast_to(object_prior(counts)[None], (len(pairs), 600))}
@@ -87,7 +90,9 @@ def run_spatial_benchmark(gt: HicoDetGT, model: Any, hoi_counts: np.ndarray | No
     for name in METHODS:
         rows = candidate_rows(pairs, scored[name])
         results[name] = _summary(evaluate_hicodet(gt, **rows))
-    return {"results": results, "num_images": len(gt), "num_pairs": len(pairs), "num_rows": int(len(rows["hoi"]))}
+    rule = ("identical GT boxes" if merge_iou >= 1 else
+            f"GT entries with the same object and human/object IoU >= {merge_iou} merged")
+    return {"results": results, "pairs": rule, "num_images": len(gt), "num_pairs": len(pairs), "num_rows": int(len(rows["hoi"]))}
 
 
 def format_table(report: dict[str, Any]) -> str:

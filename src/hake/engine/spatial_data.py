@@ -7,8 +7,9 @@ also asks: *negatives* — a person with another pair's object it is not labelle
 labelled ``no_interaction`` (HOI, verb, every group's state), and *person-only* rows (object -1,
 object box = human box) with the OR of that person's states and verbs and no HOI.
 
-Test (:func:`gt_pairs`): every unique (human box, object box, object) of each HICO-DET test
-image, boxes turned from the official 1-based numbers into 0-based pixels (minus 1).
+Test (:func:`gt_pairs`): every distinct human-object pair of each HICO-DET test image (GT entries
+of one object whose human and object boxes overlap at IoU ≥ 0.7 are one pair, or only identical
+boxes with ``merge_iou=1``), boxes turned from the official 1-based numbers into 0-based pixels.
 """
 
 from __future__ import annotations
@@ -67,6 +68,12 @@ def _no_interaction_pasta() -> np.ndarray:
     return out
 
 
+def _same(boxes: np.ndarray) -> np.ndarray:
+    """(n, n) bool: boxes i and j overlap at IoU ≥ :data:`PAIR_IOU`."""
+    n = len(boxes)
+    return iou_plus_one(np.repeat(boxes, n, 0), np.tile(boxes, (n, 1))).reshape(n, n) >= PAIR_IOU
+
+
 def _image_rows(im: Any, where: str, rng: np.random.Generator, negatives: int, person_only: bool) -> list[dict]:
     vocab = load_vocab()
     labels = list(im.labels)
@@ -92,10 +99,10 @@ def _image_rows(im: Any, where: str, rng: np.random.Generator, negatives: int, p
     extra = []
     n = len(rows)
     if negatives > 0 and n > 1:
-        cand = [(i, j) for i in range(n) for j in range(n)
-                if rows[j]["object"] != rows[i]["object"]
-                or iou_plus_one(rows[i]["boxes_h"][None], rows[j]["boxes_h"][None])[0] < PAIR_IOU]
-        cand = [c for c in cand if c[0] != c[1]]
+        same_h, same_o = (_same(np.stack([r[key] for r in rows])) for key in ("boxes_h", "boxes_o"))
+        # (person of i, object of j) is labelled when some pair k has that person and that object
+        labelled = (same_h.astype(np.int64) @ same_o.astype(np.int64)) > 0
+        cand = np.argwhere(~labelled)
         for k in rng.permutation(len(cand))[:negatives]:
             i, j = cand[k]
             o = rows[j]["object"]
@@ -189,23 +196,33 @@ class GtPairs:
         return int(len(self.image_index))
 
 
-def gt_pairs(gt: HicoDetGT, images: np.ndarray | None = None) -> GtPairs:
-    """Every unique (human box, object box, object) of the GT images ``images`` (default all), in image order."""
+def gt_pairs(gt: HicoDetGT, images: np.ndarray | None = None, merge_iou: float = PAIR_IOU) -> GtPairs:
+    """The distinct human-object pairs of the GT images ``images`` (default all), in image and GT order.
+
+    HICO-DET stores boxes per HOI annotation, so one person doing three things with one object appears
+    three times with slightly different boxes. With ``merge_iou`` < 1 GT entries of one image with the same
+    object and human and object IoU ≥ ``merge_iou`` are one pair (the first entry's boxes,
+    :func:`~hake.engine.gt_hake.merge_pairs`); with ``merge_iou`` ≥ 1 only identical (box_h, box_o, object)
+    entries are merged.
+    """
     idx = np.arange(len(gt)) if images is None else np.asarray(images, np.int64)
     img, bh, bo, obj = [], [], [], []
     for i in idx:
         if not len(gt.hoi[i]):
             continue
-        key = np.concatenate([gt.boxes_h[i], gt.boxes_o[i], gt.object[i][:, None].astype(np.float64)], 1)
-        _, first = np.unique(key, axis=0, return_index=True)
-        first = np.sort(first)
+        if merge_iou >= 1:
+            key = np.concatenate([gt.boxes_h[i], gt.boxes_o[i], gt.object[i][:, None].astype(np.float64)], 1)
+            first = np.sort(np.unique(key, axis=0, return_index=True)[1])
+        else:
+            group = merge_pairs(gt.boxes_h[i], gt.boxes_o[i], gt.object[i], merge_iou)
+            first = np.unique(group, return_index=True)[1]
         img.append(np.full(len(first), i, np.int64))
         bh.append(gt.boxes_h[i][first] - 1)
         bo.append(gt.boxes_o[i][first] - 1)
         obj.append(gt.object[i][first])
     if not img:
         return GtPairs(np.zeros(0, np.int64), np.zeros((0, 4), np.float32), np.zeros((0, 4), np.float32),
-                         np.zeros(0, np.int64), np.zeros((0, 2), np.float32))
+                       np.zeros(0, np.int64), np.zeros((0, 2), np.float32))
     image_index = np.concatenate(img)
     return GtPairs(image_index, np.concatenate(bh).astype(np.float32), np.concatenate(bo).astype(np.float32),
-                     np.concatenate(obj).astype(np.int64), gt.sizes[image_index].astype(np.float32))
+                   np.concatenate(obj).astype(np.int64), gt.sizes[image_index].astype(np.float32))

@@ -116,7 +116,7 @@ def evaluate(module: A2VModule, loader: DataLoader) -> dict[str, float]:
             out[f"{name}_mAP"] = m
             out[f"{name}_classes"] = int((~np.isnan(ap)).sum())
     if "target_mAP" in out and module.cfg.train.target == "verb117":
-        out["verb_mAP"] = out["target_mAP"]
+        out["verb_mAP"], out["verb_classes"] = out["target_mAP"], out["target_classes"]
     return out
 
 

@@ -142,16 +142,33 @@ def segment_voc11(tp: np.ndarray, counts: np.ndarray, npos: np.ndarray,
     """
     counts = np.asarray(counts, dtype=np.int64)
     npos = np.asarray(npos, dtype=np.float64)
-    n_cls = len(counts)
     starts = segment_starts(counts)
-    ends = starts + counts
     tp_cum = segment_cumsum(tp, counts).astype(np.float64)
     rank = np.arange(len(tp_cum), dtype=np.int64) - np.repeat(starts, counts)
     fp_cum = (rank + 1).astype(np.float64) - tp_cum
     with np.errstate(divide="ignore", invalid="ignore"):
         rec = tp_cum / np.repeat(npos, counts)
     prec = tp_cum / (fp_cum + tp_cum)
-    prec_ext = np.concatenate((prec, [-np.inf]))
+    if curves is not None:
+        curves.append(PRCurves(rec, prec, counts))
+    ap = segment_voc11_points(rec, prec, counts)
+    recall = np.zeros(len(counts), dtype=np.float64)
+    has = counts > 0
+    recall[has] = rec[starts[has] + counts[has] - 1]
+    return ap, recall
+
+
+def segment_voc11_points(rec: np.ndarray, prec: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """11-point AP of many classes from their PR points (segments; recall non-decreasing per segment).
+
+    Only the points matter, so a caller may pass just the points at the true positives: the
+    points after a false positive never raise the maximum precision at a recall level.
+    """
+    counts = np.asarray(counts, dtype=np.int64)
+    n_cls = len(counts)
+    starts = segment_starts(counts)
+    ends = starts + counts
+    prec_ext = np.concatenate((np.asarray(prec, np.float64), [-np.inf]))
     seg = np.repeat(np.arange(n_cls), counts)
     ap = np.zeros(n_cls, dtype=np.float64)
     for t in VOC11_THRESHOLDS:
@@ -165,17 +182,35 @@ def segment_voc11(tp: np.ndarray, counts: np.ndarray, npos: np.ndarray,
             idx[1::2] = ends[ok]
             p[ok] = np.maximum.reduceat(prec_ext, idx)[0::2]
         ap = ap + p / 11
-    if curves is not None:
-        curves.append(PRCurves(rec, prec, counts))
-    recall = np.zeros(n_cls, dtype=np.float64)
-    has = counts > 0
-    recall[has] = rec[ends[has] - 1]
-    return ap, recall
+    return ap
+
+
+def stable_argsort(values: np.ndarray, descending: bool = False) -> np.ndarray:
+    """Stable argsort of a 1-D float array (ties in input order), ascending or descending.
+
+    Uses numpy's fast default sort and re-sorts only the runs of tied values by index, so it
+    costs about one quicksort when ties are rare. NaN values must not occur.
+    """
+    v = np.asarray(values)
+    key = -v if descending else v
+    order = np.argsort(key)
+    if len(order) < 2:
+        return order
+    ks = key[order]
+    tie = ks[1:] == ks[:-1]
+    if tie.any():
+        in_run = np.zeros(len(order), bool)
+        in_run[1:] |= tie
+        in_run[:-1] |= tie
+        run = np.cumsum(np.concatenate(([True], ~tie)))
+        pos = np.flatnonzero(in_run)
+        order[pos] = order[pos][np.lexsort((order[pos], run[pos]))]
+    return order
 
 
 def stable_descending(scores: np.ndarray) -> np.ndarray:
     """Order of ``scores`` from high to low, ties in input order (MATLAB ``sort(-s)``)."""
-    return np.argsort(-np.asarray(scores, dtype=np.float64), kind="stable")
+    return stable_argsort(np.asarray(scores, dtype=np.float64), descending=True)
 
 
 def reversed_ascending(scores: np.ndarray) -> np.ndarray:
@@ -185,4 +220,4 @@ def reversed_ascending(scores: np.ndarray) -> np.ndarray:
     ties in input order; numpy's default quicksort does not promise that, so on ties the
     originals themselves depend on the numpy build. We fix the stable variant.
     """
-    return np.argsort(np.asarray(scores), kind="stable")[::-1]
+    return stable_argsort(np.asarray(scores))[::-1]

@@ -15,7 +15,7 @@ import numpy as np
 
 from hake.datasets.hico import NUM_HOIS, check_scores
 from hake.errors import DataError
-from hake.evaluation.ap import segment_voc11
+from hake.evaluation.ap import PRCurves, segment_voc11_points
 
 FEW_K = (1, 5, 10)
 KO_SCORE = -1e10
@@ -59,34 +59,48 @@ class HicoResult:
                 "options": dict(self.options)}
 
 
-def _descending_order(scores: np.ndarray, include: np.ndarray) -> np.ndarray:
-    """(C, N) per-row order: included entries first, NaN scores first, then descending, ties stable.
+def _fp_above(score: np.ndarray, pos: np.ndarray, neg: np.ndarray) -> np.ndarray:
+    """For each positive in rank order, the number of negatives ranked above it.
 
-    A fast unstable sort is used and rows with ties (or NaN next to +inf) are re-sorted stably.
+    Rank: NaN scores first, then descending score, ties in image order (a stable sort). Each
+    negative is bucketed among the (few) sorted positives with a binary search, so no full sort
+    is needed; a class with a negative tied to a positive (or NaN next to +inf) is sorted exactly.
     """
-    nan = np.isnan(scores)
-    key = np.where(nan, -np.inf, -scores)
-    key[~include] = np.nan  # excluded entries go last (numpy sorts NaN to the end)
-    order = np.argsort(key, axis=1)
-    ks = np.take_along_axis(key, order, axis=1)
-    tied = (ks[:, 1:] == ks[:, :-1]).any(axis=1) if key.shape[1] > 1 else np.zeros(len(key), bool)
-    clash = (nan & include).any(axis=1) & (np.isposinf(scores) & include).any(axis=1)
-    for r in np.flatnonzero(tied | clash):
-        cat = np.where(~include[r], 2, np.where(nan[r], 0, 1))
-        o = np.argsort(np.where(nan[r], 0.0, -scores[r]), kind="stable")
-        order[r] = o[np.argsort(cat[o], kind="stable")]
-    return order
+    pidx = np.flatnonzero(pos)
+    if not len(pidx):
+        return np.zeros(0, np.int64)
+    nan = np.isnan(score)
+    has_nan = bool(nan.any())
+    w = np.where(nan, -np.inf, -score) if has_nan else -score
+    nidx = np.flatnonzero(neg)
+    wp = w[pidx]
+    o = np.lexsort((pidx, wp))
+    wp_s, wn = wp[o], w[nidx]
+    left = np.searchsorted(wp_s, wn, "left")
+    tied = (wp_s[np.minimum(left, len(wp_s) - 1)] == wn).any()
+    clash = has_nan and bool((np.isposinf(score) & (pos | neg)).any()) and bool((nan & (pos | neg)).any())
+    if not (tied or clash):
+        return np.cumsum(np.bincount(left, minlength=len(pidx) + 1))[:len(pidx)]
+    inc = np.flatnonzero(pos | neg)
+    order = inc[np.lexsort((inc, np.where(nan[inc], 0.0, -score[inc]), ~nan[inc]))]
+    is_pos = pos[order]
+    return np.cumsum(~is_pos)[is_pos]
 
 
 def _class_ap(labels_t: np.ndarray, scores_t: np.ndarray, curves: list | None) -> tuple[np.ndarray, np.ndarray]:
-    """(C,) AP and (C,) positive counts from (C, N) labels (+1/-1/0) and scores."""
-    include = labels_t != 0
-    order = _descending_order(scores_t, include)
-    lab = np.take_along_axis(labels_t, order, axis=1)
-    inc = np.take_along_axis(include, order, axis=1)
-    npos = (labels_t == 1).sum(axis=1)
-    ap, _ = segment_voc11((lab == 1)[inc], inc.sum(axis=1), npos, curves)
-    return ap, npos
+    """(C,) AP and positive counts from (C, N) labels (+1 / -1 / 0) and scores (one loop over classes)."""
+    positive = labels_t == 1
+    negative = labels_t == -1
+    npos = positive.sum(axis=1)
+    fp = [_fp_above(scores_t[c], positive[c], negative[c]) for c in range(len(labels_t))]
+    k = np.concatenate([np.arange(1, n + 1, dtype=np.float64) for n in npos]) if len(fp) else np.zeros(0)
+    fp_all = np.concatenate(fp).astype(np.float64) if fp else np.zeros(0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rec = k / np.repeat(npos.astype(np.float64), npos)
+    prec = k / (fp_all + k)
+    if curves is not None:
+        curves.append(PRCurves(rec, prec, npos))
+    return segment_voc11_points(rec, prec, npos), npos
 
 
 def _mode(ap: np.ndarray, npos: np.ndarray, train_pos_count: np.ndarray) -> HicoMode:
@@ -122,10 +136,10 @@ def evaluate_hico(labels: np.ndarray, scores: np.ndarray, train_pos_count: np.nd
     if train_pos_count.shape != (NUM_HOIS,):
         raise DataError(f"expected {NUM_HOIS} counts", field="train_pos_count")
     unknown = np.isnan(labels)
-    lab_t = np.where(unknown, -1.0, labels).T
     curves: list | None = [] if keep_curves else None
-    ap_def, npos = _class_ap(lab_t, scores.T, curves)
-    ap_ko, _ = _class_ap(lab_t, np.where(unknown, KO_SCORE, scores).T, curves)
+    lab_t = np.where(unknown, -1.0, labels).T
+    ap_def, npos = _class_ap(lab_t, np.ascontiguousarray(scores.T), curves)
+    ap_ko, _ = _class_ap(lab_t, np.where(unknown, KO_SCORE, scores).T.copy(), curves)
     options = {"ap": "voc11", "unknown_label": -1, "ko_unknown_score": KO_SCORE, "nan_scores": "rank first",
                "mean_over": "classes with at least one positive test image", "num_images": int(len(labels))}
     return HicoResult(_mode(ap_def, npos, train_pos_count), _mode(ap_ko, npos, train_pos_count), options,

@@ -20,8 +20,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from hake.datasets.vcoco import VcocoDetections, VcocoGT
-from hake.evaluation.ap import all_point_ap, reversed_ascending
-from hake.evaluation.matching import best_gt, expand_pairs, first_per_key
+from hake.evaluation.ap import all_point_ap, stable_argsort
+from hake.evaluation.matching import best_gt, expand_pairs
 
 OVR_THRESH = 0.5
 EXCLUDED_24 = ("point", "instr")
@@ -66,13 +66,12 @@ def overlap_f32(boxes: np.ndarray, ref: np.ndarray) -> np.ndarray:
         return inters / uni
 
 
-def _ap(tp: np.ndarray, scores: np.ndarray, npos: int, sink: dict | None = None, name: str = "") -> float:
-    """AP of one class from tp flags in collection order, as the original's tail computes it."""
+def _ap(tp: np.ndarray, npos: int, sink: dict | None = None, name: str = "") -> float:
+    """AP of one class from tp flags already in the final ranking, as the original's tail computes it."""
     if len(tp) == 0 or npos == 0:
         return float("nan")
-    order = reversed_ascending(scores)
-    a_tp = np.cumsum(tp[order].astype(np.float32))
-    a_fp = np.cumsum((~tp[order]).astype(np.float32))
+    a_tp = np.cumsum(tp.astype(np.float32))
+    a_fp = np.cumsum((~tp).astype(np.float32))
     rec = a_tp / float(npos)
     prec = a_tp / np.maximum(a_tp + a_fp, np.finfo(np.float64).eps)
     if sink is not None:
@@ -80,28 +79,36 @@ def _ap(tp: np.ndarray, scores: np.ndarray, npos: int, sink: dict | None = None,
     return float(np.float32(all_point_ap(rec, prec)))
 
 
-def _class_tp(gt: VcocoGT, dets: VcocoDetections, ctx: dict, scores: np.ndarray, a: int,
-              role_ok: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
-    """TP flags and scores of one class, in the original's collection order (skipped ones dropped)."""
-    valid = ~np.isnan(scores) & ctx["has_person"]
-    idx = np.flatnonzero(valid)
-    idx = idx[np.lexsort((-idx, -scores[idx], ctx["img_pos"][idx]))]  # per image argsort()[::-1]
-    person = ctx["person"][idx]
-    keep = ~ctx["ignore"][person]
-    idx, person = idx[keep], person[keep]
-    cand = (gt.person_actions[person, a] == 1) & (ctx["ovmax"][idx] >= OVR_THRESH)
-    if role_ok is not None:
-        cand &= role_ok[idx]
-    return first_per_key(person, cand), scores[idx]
+def _class_tp(ctx: dict, sc: np.ndarray, cand: np.ndarray) -> np.ndarray:
+    """TP flags of one class in the final ranking order.
+
+    ``sc`` and ``cand`` are given over ``ctx["base"]``: the kept detections (matched to a labelled
+    person) by image descending, then file position ascending. A stable descending sort of the
+    scores over that order is the original's ``argsort()[::-1]`` over its per-image collection
+    order. Within a person, the first candidate in the image's visiting order (score descending,
+    later file position first) takes it.
+    """
+    ok = ~np.isnan(sc)
+    if ok.all():
+        rank = stable_argsort(sc, descending=True)
+    else:
+        pos = np.flatnonzero(ok)
+        rank = pos[stable_argsort(sc[pos], descending=True)]
+    c = rank[cand[rank]]
+    first = np.zeros(len(sc), bool)
+    if len(c):
+        person = ctx["person_b"][c]
+        order = np.lexsort((-ctx["base"][c], -sc[c], person))
+        c, person = c[order], person[order]
+        first[c[np.concatenate(([True], person[1:] != person[:-1]))]] = True
+    return first[rank]
 
 
-def _role_ok(gt: VcocoGT, dets: VcocoDetections, person: np.ndarray, a: int, r: int, scenario: int) -> np.ndarray:
-    """(D,) role overlap >= 0.5 with the matched person's GT role (scenario rule when absent)."""
-    if len(gt.role_boxes):
-        g = gt.role_boxes[np.maximum(person, 0), a, r]
-    else:  # no persons at all: every detection is skipped later
-        g = np.full((len(person), 4), -1.0, np.float32)
-    pred = dets.role_boxes[:, a, r]
+def _role_ok(gt: VcocoGT, dets: VcocoDetections, person: np.ndarray, a: int, r: int, rows: np.ndarray,
+             scenario: int) -> np.ndarray:
+    """(len(rows),) role overlap >= 0.5 with the matched person's GT role (scenario rule when absent)."""
+    g = gt.role_boxes[person[rows], a, r]
+    pred = dets.role_boxes[rows, a, r]
     no_gt = np.all(g == -1, axis=1)
     if scenario == 1:
         empty = np.all(pred == 0.0, axis=1) | np.all(np.isnan(pred), axis=1)
@@ -121,35 +128,50 @@ def evaluate_vcoco(gt: VcocoGT, dets: VcocoDetections, keep_curves: bool = False
         keep_curves: also return PR curves per class in ``result.curves``.
     """
     warnings: list[str] = []
-    pos_of = {int(v): i for i, v in enumerate(gt.image_ids)}
-    img_pos = np.array([pos_of.get(int(v), -1) for v in dets.image_id], np.int64)
+    ids = np.asarray(gt.image_ids, np.int64)
+    img_pos = np.full(len(dets.image_id), -1, np.int64)
+    if len(ids):
+        id_order = np.argsort(ids, kind="stable")
+        loc = np.clip(np.searchsorted(ids[id_order], dets.image_id), 0, len(ids) - 1)
+        hit = ids[id_order][loc] == dets.image_id
+        img_pos[hit] = id_order[loc][hit]
     in_split = img_pos >= 0
-    det, gidx, counts = expand_pairs(np.where(in_split, img_pos, -1), np.asarray(gt.person_image))
+    det, gidx, counts = expand_pairs(img_pos, np.asarray(gt.person_image))
     ov = overlap_f32(gt.person_boxes[gidx], dets.person_box[det])
     person, ovmax = best_gt(ov, det, gidx, counts, len(img_pos), nan_is_max=True)
     no_person = in_split & (counts == 0)
     if no_person.any():
         warnings.append(f"{int(no_person.sum())} detections on images without GT persons were skipped "
                         "(the original crashes)")
-    ctx = {"img_pos": img_pos, "person": person, "ovmax": ovmax, "has_person": in_split & (counts > 0),
-           "ignore": np.any(gt.person_actions == -1, axis=1)}
+    ignore = np.any(gt.person_actions == -1, axis=1)
+    kept = np.flatnonzero(in_split & (counts > 0))
+    kept = kept[~ignore[person[kept]]]
+    base = kept[np.lexsort((kept, -img_pos[kept]))]
+    person_b = person[base]
+    ctx = {"person_b": person_b, "base": base}
+    near = ovmax[base] >= OVR_THRESH
+    agent_sc = np.ascontiguousarray(dets.agent_scores[base].T)
+    role_sc = np.ascontiguousarray(dets.role_scores[base].transpose(1, 2, 0))
     npos = (gt.person_actions == 1).sum(axis=0)
     agent_ap: dict[str, float] = {}
     role_ap: dict[int, dict[str, float]] = {1: {}, 2: {}}
     sinks: dict = {"agent": {}, "role_scenario_1": {}, "role_scenario_2": {}} if keep_curves else {}
     for a, act in enumerate(gt.actions):
-        tp, sc = _class_tp(gt, dets, ctx, dets.agent_scores[:, a], a, None)
-        agent_ap[act] = _ap(tp, sc, int(npos[a]), sinks.get("agent"), act)
+        true = near & (gt.person_actions[person_b, a] == 1)
+        tp = _class_tp(ctx, agent_sc[a], true)
+        agent_ap[act] = _ap(tp, int(npos[a]), sinks.get("agent"), act)
         if np.isnan(agent_ap[act]):
             warnings.append(f"agent AP of {act!r} is NaN: {len(tp)} detections, {int(npos[a])} positives")
+        rows = np.flatnonzero(true)
         for r, role in enumerate(gt.roles[a][1:3]):
+            name = f"{act}-{role}"
             for scenario in (1, 2):
-                ok = _role_ok(gt, dets, person, a, r, scenario)
-                tp, sc = _class_tp(gt, dets, ctx, dets.role_scores[:, a, r], a, ok)
-                role_ap[scenario][f"{act}-{role}"] = _ap(tp, sc, int(npos[a]), sinks.get(f"role_scenario_{scenario}"),
-                                                         f"{act}-{role}")
-                if scenario == 1 and np.isnan(role_ap[1][f"{act}-{role}"]):
-                    warnings.append(f"role AP of {act}-{role} is NaN: {len(tp)} detections, {int(npos[a])} positives")
+                cand = np.zeros(len(true), bool)
+                cand[rows] = _role_ok(gt, dets, person, a, r, base[rows], scenario)
+                tp = _class_tp(ctx, role_sc[a, r], cand)
+                role_ap[scenario][name] = _ap(tp, int(npos[a]), sinks.get(f"role_scenario_{scenario}"), name)
+                if scenario == 1 and np.isnan(role_ap[1][name]):
+                    warnings.append(f"role AP of {name} is NaN: {len(tp)} detections, {int(npos[a])} positives")
 
     def mean(d: dict[str, float], drop: tuple[str, ...] = ()) -> float:
         """np.nanmean over the original's (A, 2) float32 role_ap array (NaN where no role)."""

@@ -157,6 +157,11 @@ def run_session(sess: Any, info: OnnxInfo, inputs: dict[str, np.ndarray]) -> dic
     missing = [n for n in info.inputs if n not in inputs]
     if missing:
         raise HakeError(f"missing ONNX inputs: {missing}")
+    persons = [inputs[a.name].shape[0] for a in sess.get_inputs() if a.shape and a.shape[0] == "persons"]
+    if persons and min(persons) == 0:
+        # nothing to compute; some kernels (LSTM) abort the process on an empty batch
+        outs = {o.name: o for o in sess.get_outputs()}
+        return {n: np.zeros((0, *outs[n].shape[1:]), np.float32) for n in info.outputs}
     res = sess.run(info.outputs, {n: np.ascontiguousarray(inputs[n]) for n in info.inputs})
     return dict(zip(info.outputs, res))
 

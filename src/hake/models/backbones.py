@@ -5,7 +5,7 @@
 - ``resnet50``: torchvision ResNet-50 up to ``layer3`` (stride 16, 1024 channels); weights from a
   file the user supplies (safetensors or a ``torch.save`` state dict, loaded with weights_only).
 - ``timm:<name>``: any timm model (``features_only``, stride-16 level); weights from a user file.
-- ``tiny``: a four-layer CNN (stride 8, 64 channels), random init; fast enough to train on CPU
+- ``tiny``: a three-layer CNN (stride 8, 64 channels), random init; fast enough to train on CPU
   (used by the synthetic recipe).
 
 Every backbone maps normalised images (B, 3, H, W) to (B, C, H/stride, W/stride).
@@ -97,7 +97,7 @@ class _Tiny(Backbone):
         def block(cin: int, cout: int, stride: int) -> nn.Sequential:
             return nn.Sequential(nn.Conv2d(cin, cout, 3, stride, 1, bias=False), nn.BatchNorm2d(cout), nn.ReLU())
 
-        self.body = nn.Sequential(block(3, 32, 2), block(32, 48, 2), block(48, width, 2), block(width, width, 1))
+        self.body = nn.Sequential(block(3, 16, 2), block(16, 32, 2), block(32, width, 2))
         self.out_channels, self.stride = width, 8
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -66,10 +66,9 @@ class SpatialPasta(nn.Module):
         c = self.config = config or SpatialConfig()
         vocab = load_vocab()
         self.group_sizes = vocab.group_sizes("pasta76")
-        self.map_cnn = nn.Sequential(
-            nn.Conv2d(2, 16, 5, stride=2, padding=2), nn.ReLU(),
-            nn.Conv2d(16, 32, 5, stride=2, padding=2), nn.ReLU(), nn.AdaptiveMaxPool2d(8), nn.Flatten(),
-            nn.Linear(32 * 64, 128), nn.ReLU(),
+        self.map_cnn = nn.Sequential(  # 2×64×64 → 2×32×32 (box fractions) → 8×16×16 → 16×8×8 → 128
+            nn.AvgPool2d(c.map_size // 32), nn.Conv2d(2, 8, 5, stride=2, padding=2), nn.ReLU(),
+            nn.Conv2d(8, 16, 3, stride=2, padding=1), nn.ReLU(), nn.Flatten(), nn.Linear(16 * 64, 128), nn.ReLU(),
         )
         self.layout_mlp = nn.Sequential(nn.Linear(c.layout_dim, 128), nn.ReLU(), nn.Linear(128, 128), nn.ReLU())
         self.obj_embed = nn.Embedding(N_OBJECTS + 1, c.obj_dim)
@@ -157,7 +156,7 @@ def save_spatial_pasta(model: SpatialPasta, path: str | Path, extra: dict[str, s
 
 def load_spatial_pasta(path: str | Path) -> SpatialPasta:
     """Rebuild a :class:`SpatialPasta` written by :func:`save_spatial_pasta` (eval mode, CPU)."""
-    from safetensors import safe_open
+    from safetensors import SafetensorError, safe_open
     from safetensors.torch import load_file
 
     path = Path(path)
@@ -165,7 +164,7 @@ def load_spatial_pasta(path: str | Path) -> SpatialPasta:
         with safe_open(str(path), framework="pt") as fh:
             meta = fh.metadata() or {}
         state = load_file(str(path))
-    except (OSError, ValueError, RuntimeError) as err:
+    except (OSError, ValueError, RuntimeError, SafetensorError) as err:
         raise DataError(f"not a readable safetensors file: {err}", file=path) from None
     try:
         model = SpatialPasta(SpatialConfig(**json.loads(meta["config"])))

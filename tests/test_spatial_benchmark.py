@@ -1,0 +1,66 @@
+"""The shipped Spatial-PaSta weights and ``hake benchmark spatial`` on the real HICO-DET test GT."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from hake.cli import app
+from hake.datasets.hicodet import load_test_gt
+from hake.engine.spatial_benchmark import run_spatial_benchmark, subset_gt
+from hake.models.interface import PairBatch
+from hake.models.spatial import SpatialPasta
+from hake.models.zoo import create_model
+from hake.vocab import load
+
+V = load()
+
+
+def test_shipped_weights_load_from_the_zoo() -> None:
+    model = create_model("spatial_pasta.hake_hicodet")
+    assert isinstance(model, SpatialPasta) and not model.training
+    counts = model.hoi_counts.numpy()
+    assert counts.sum() > 50_000 and (counts[V.rare_hois] < 10).all()
+    # a person on top of a horse rides it rather than feeds it
+    horse = V.objects.index("horse")
+    batch = PairBatch((640, 480), np.array([[250, 40, 360, 330]], np.float32),
+                      np.array([[120, 150, 520, 470]], np.float32), np.array([horse]))
+    out = model.predict(batch)
+    ride, feed = 139, 129
+    assert out.hoi[0, ride] > 0.5 > out.hoi[0, feed]
+
+
+def test_cli_writes_the_report(hicodet_test_gt, tmp_path) -> None:
+    out = tmp_path / "spatial.json"
+    res = CliRunner().invoke(app, ["benchmark", "spatial", "--gt", str(hicodet_test_gt), "--json", str(out),
+                                   "--max-images", "120"])
+    assert res.exit_code == 0, res.output
+    report = json.loads(out.read_text())
+    assert set(report["results"]) == {"spatial_pasta", "object_prior"}
+    for method in report["results"].values():
+        for mode in ("default", "known_object"):
+            assert set(method[mode]) == {"full", "rare", "non_rare"}
+            assert 0 <= method[mode]["full"] <= 1
+    assert report["num_images"] == 120 and report["num_pairs"] > 120
+    assert "| spatial_pasta |" in res.output
+
+
+def test_cli_names_a_bad_gt_file(tmp_path) -> None:
+    bad = tmp_path / "instances_test2015.json"
+    bad.write_text(json.dumps({"annotation": [{}], "filenames": ["a.jpg"]}))
+    res = CliRunner().invoke(app, ["benchmark", "spatial", "--gt", str(bad)])
+    assert res.exit_code == 2
+    assert "instances_test2015.json" in res.output and "size" in res.output
+
+
+@pytest.mark.slow
+def test_spatial_pasta_beats_the_object_prior_on_real_gt_pairs(hicodet_test_gt) -> None:
+    gt = load_test_gt(hicodet_test_gt)
+    sub = subset_gt(gt, np.arange(0, len(gt), 4))  # every 4th test image
+    report = run_spatial_benchmark(sub, create_model("spatial_pasta.hake_hicodet"))
+    spatial, prior = report["results"]["spatial_pasta"], report["results"]["object_prior"]
+    assert spatial["default"]["full"] > prior["default"]["full"] + 0.05
+    assert spatial["known_object"]["non_rare"] > prior["known_object"]["non_rare"]
