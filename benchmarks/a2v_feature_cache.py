@@ -23,7 +23,7 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 def epoch_seconds(module, loader) -> float:
     """Wall time of one training epoch of ``module`` (a stage-2 A2VModule) over ``loader``."""
-    opt = module.configure_optimizers()
+    opt = module.configure_optimizers()["optimizer"]
     module.train()
     t0 = time.perf_counter()
     for i, batch in enumerate(loader):

@@ -127,47 +127,49 @@ def bench_vcoco() -> dict:
     d_img = np.repeat(np.arange(n_img), 100)
     starts = np.concatenate(([0], np.cumsum(per)[:-1]))
     src = starts[d_img] + (rng.random(len(d_img)) * per[d_img]).astype(int)
-    d_box = (p_box[src] + rng.normal(0, 8, (len(d_img), 4))).astype(np.float32)
-    dets = VcocoDetections(d_img + 1, d_box, rng.random((len(d_img), a_n)).astype(np.float32),
-                           (role[src] + rng.normal(0, 8, (len(d_img), a_n, 2, 4))).astype(np.float32),
-                           rng.random((len(d_img), a_n, 2)).astype(np.float32))
+    noise = lambda *shape: 8 * rng.standard_normal(shape, dtype=np.float32)  # noqa: E731
+    role_boxes = role[src]
+    for i in range(0, len(d_img), 50_000):  # in place, a block at a time: keeps generation memory low
+        role_boxes[i:i + 50_000] += noise(len(role_boxes[i:i + 50_000]), a_n, 2, 4)
+    dets = VcocoDetections(d_img + 1, p_box[src] + noise(len(d_img), 4), rng.random((len(d_img), a_n), np.float32),
+                           role_boxes, rng.random((len(d_img), a_n, 2), np.float32))
     res, dt, peak = _timed(lambda: evaluate_vcoco(gt, dets))
     return {"name": "V-COCO (agent + role S1 + S2)", "size": f"{n_img} images x 100 detections", "seconds": dt,
             "tracemalloc_peak_mb": peak / 2**20, "role_mAP_s1": res.role_mAP_scenario_1, "target_s": 10.0}
 
 
 def _write_ava(folder: Path, rng: np.random.Generator) -> tuple[Path, Path, Path, int, int]:
+    """Write labelmap, GT, detection and exclusion files, one video at a time (bounded memory)."""
     import pyarrow as pa
     import pyarrow.csv as pacsv
 
-    videos = [f"vid{v:08d}_x" for v in range(64)]
     ts = np.arange(902, 1802)
-    frames = len(videos) * len(ts)
-    n_p = 3
-    f_idx = np.repeat(np.arange(frames), n_p)
-    xy = rng.uniform(0, 0.6, (len(f_idx), 2))
-    boxes = np.concatenate([xy, xy + rng.uniform(0.1, 0.4, (len(f_idx), 2))], 1)
-    ids = np.arange(1, 81)
-    labelmap = ids[np.sort(rng.choice(80, 60, replace=False))]
+    labelmap = np.sort(rng.choice(np.arange(1, 81), 60, replace=False))
     (folder / "labelmap.pbtxt").write_text("".join(f'item {{\n  name: "a{i}"\n  id: {i}\n}}\n' for i in labelmap))
-    n_lab = rng.integers(1, 5, len(f_idx))
-    g_rows = np.repeat(np.arange(len(f_idx)), n_lab)
-    g_lab = rng.choice(labelmap, len(g_rows))
-
-    def table(rows, lab, box, last):
-        f = f_idx[rows]
-        return pa.table({"v": pa.array(np.array(videos)[f // len(ts)]), "t": ts[f % len(ts)],
-                         "x1": box[:, 0], "y1": box[:, 1], "x2": box[:, 2], "y2": box[:, 3], "a": lab, "s": last})
-
     opts = pacsv.WriteOptions(include_header=False)
-    pacsv.write_csv(table(g_rows, g_lab, boxes[g_rows], g_rows % 7), folder / "gt.csv", opts)
-    d_rows = np.repeat(np.arange(len(f_idx)), 81)
-    d_lab = np.tile(np.arange(0, 81), len(f_idx))
-    d_box = np.clip(boxes[d_rows] + rng.normal(0, 0.02, (len(d_rows), 4)), 0, 1)
-    pacsv.write_csv(table(d_rows, d_lab, d_box, rng.random(len(d_rows))), folder / "dets.csv", opts)
-    ex = np.array([[videos[0], int(t)] for t in ts[:30]])
-    (folder / "excl.csv").write_text("".join(f"{v},{t}\n" for v, t in ex))
-    return folder / "labelmap.pbtxt", folder / "gt.csv", folder / "dets.csv", len(g_rows), len(d_rows)
+    schema = pa.schema([("v", pa.string()), ("t", pa.int64())] + [(c, pa.float64()) for c in ("x1", "y1", "x2", "y2")]
+                       + [("a", pa.int64()), ("s", pa.float64())])
+    n_g = n_d = 0
+    with pacsv.CSVWriter(folder / "gt.csv", schema, write_options=opts) as gw, \
+            pacsv.CSVWriter(folder / "dets.csv", schema, write_options=opts) as dw:
+        for v in range(64):
+            n_p = 3 * len(ts)  # three persons per frame
+            xy = rng.uniform(0, 0.6, (n_p, 2))
+            boxes = np.concatenate([xy, xy + rng.uniform(0.1, 0.4, (n_p, 2))], 1)
+            t_of = np.repeat(ts, 3)
+            n_lab = rng.integers(1, 5, n_p)
+            g = np.repeat(np.arange(n_p), n_lab)
+            d = np.repeat(np.arange(n_p), 81)
+            d_box = np.clip(boxes[d] + rng.normal(0, 0.02, (len(d), 4)), 0, 1)
+            for writer, rows, lab, box, last in (
+                    (gw, g, rng.choice(labelmap, len(g)), boxes[g], (g % 7).astype(np.float64)),
+                    (dw, d, np.tile(np.arange(81), n_p), d_box, rng.random(len(d)))):
+                cols = [pa.array(np.full(len(rows), f"vid{v:08d}_x")), pa.array(t_of[rows])]
+                cols += [pa.array(box[:, k]) for k in range(4)] + [pa.array(lab), pa.array(last)]
+                writer.write_table(pa.Table.from_arrays(cols, schema=schema))
+            n_g, n_d = n_g + len(g), n_d + len(d)
+    (folder / "excl.csv").write_text("".join(f"vid{0:08d}_x,{t}\n" for t in ts[:30]))
+    return folder / "labelmap.pbtxt", folder / "gt.csv", folder / "dets.csv", n_g, n_d
 
 
 def bench_ava() -> dict:

@@ -149,3 +149,36 @@ def test_pair_streams_shapes() -> None:
     assert sorted(out) == ["human", "object", "pairwise", "spatial"]
     assert all(v.shape == (3, 600) for v in out.values())
     assert streams(roi[:0], boxes[:0], boxes[:0])["pairwise"].shape == (0, 600)
+
+
+def test_weight_file_round_trip_serves_pair_batches(tmp_path) -> None:
+    from hake.models.a2v_predictor import Reasoner, save_model
+    from hake.models.activity2vec import load_activity2vec
+    from hake.models.interface import PairBatch
+    from hake.models.language import phrase_embeddings
+    from hake.vocab import load
+
+    torch.manual_seed(0)
+    spec = A2VSpec(**{**TINY.__dict__, "language": True, "image_size": 64})
+    model = Activity2Vec(spec).eval()
+    torch.testing.assert_close(model.phrases, phrase_embeddings("pasta76"))  # the committed embeddings
+    reasoner = Reasoner("linear", model.group_dims, 600).eval()
+    save_model(tmp_path / "a2v.safetensors", model, reasoner)
+    pred = load_activity2vec(tmp_path / "a2v.safetensors")
+    rng = np.random.default_rng(0)
+    batch = PairBatch(image_size=(80, 64), boxes_h=np.array([[5, 5, 40, 60], [40, 2, 78, 60]], np.float32),
+                      boxes_o=np.array([[30, 30, 50, 50], [40, 2, 78, 60]], np.float32),
+                      object_labels=np.array([26, -1]), image=rng.integers(0, 255, (64, 80, 3), dtype=np.uint8))
+    out = pred.predict(batch)
+    with torch.no_grad():
+        t = pred.tensors(batch)
+        ref = model(**t)
+        hoi = torch.sigmoid(reasoner(ref.groups, torch.nn.functional.one_hot(torch.tensor([26, 0]), 80).float()))
+    np.testing.assert_allclose(out.pasta, ref.p_pasta.numpy(), rtol=1e-5, atol=1e-6)
+    vocab = load()
+    cup = vocab.hoi_object == 26
+    np.testing.assert_allclose(out.hoi[0, cup], hoi[0, torch.from_numpy(cup)].numpy(), rtol=1e-5, atol=1e-6)
+    assert (out.hoi[0, ~cup] == 0).all() and (out.hoi[1] == 0).all()  # no object: no HOI
+    (tmp_path / "bad.safetensors").write_bytes(b"not a safetensors file")
+    with pytest.raises(HakeError, match="not a readable"):
+        load_activity2vec(tmp_path / "bad.safetensors")

@@ -59,9 +59,11 @@ def stage2(trained: Path) -> dict:
     s = trained / "S"
     a2v = A2VPredictor.load(trained / "RUN" / "model.safetensors").a2v
     kp = KeypointCache(s / "keypoints.json")
-    for split in ("train", "test"):
-        extract_features(a2v, InstanceDataset(s / f"{split}.json", s, keypoints=kp), trained / f"CACHE_{split}",
-                         shard_rows=50)
+    extract_features(a2v, InstanceDataset(s / "train.json", s, keypoints=kp), trained / "CACHE_train", shard_rows=50)
+    res = CliRunner().invoke(app, ["features", "extract", "--weights", str(trained / "RUN" / "model.safetensors"),
+                                   "--data", str(s), "--out", str(trained / "CACHE_test"), "--split", "test.json",
+                                   "--shard-rows", "50"])
+    assert res.exit_code == 0, res.output
     cfg = synthetic_defaults(s, trained / "STAGE2")
     cfg.train.mode, cfg.train.epochs, cfg.train.init = "stage2", 6, str(trained / "RUN" / "model.safetensors")
     cfg.data.features, cfg.data.val_features = str(trained / "CACHE_train"), str(trained / "CACHE_test")
@@ -126,8 +128,8 @@ def test_pair_streams_train_from_cache_and_fusion_is_saved(trained: Path, stage2
 @pytest.mark.slow
 def test_trained_weights_serve_the_pipeline_interface(trained: Path) -> None:
     import cv2
-    from hake.datasets.hake_json import load_instance_level
 
+    from hake.datasets.hake_json import load_instance_level
     from hake.datasets.keypoint_cache import KeypointCache
     from hake.models.activity2vec import load_activity2vec
     from hake.models.interface import PairBatch, PastaModel
@@ -174,7 +176,8 @@ def test_pipeline_runs_with_trained_weights(trained: Path) -> None:
 def test_resume_continues_the_same_loss_curve(tmp_path: Path) -> None:
     generate(tmp_path / "S", 16, size=64, seed=5)
     whole = train(_tiny_cfg(tmp_path / "S", tmp_path / "A", epochs=2))["loss_history"]
-    first = train(_tiny_cfg(tmp_path / "S", tmp_path / "B", epochs=1))["loss_history"]
+    # the same run interrupted after its first epoch (4 steps), then resumed from last.ckpt
+    first = train(_tiny_cfg(tmp_path / "S", tmp_path / "B", epochs=2), max_steps=4)["loss_history"]
     cfg = _tiny_cfg(tmp_path / "S", tmp_path / "B", epochs=2)
     cfg.train.resume = "last"
     second = train(cfg)["loss_history"]

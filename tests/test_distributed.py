@@ -61,24 +61,23 @@ def test_shards_partition_without_padding(n: int, world: int, shuffle: bool, see
 
 @settings(max_examples=60, deadline=None)
 @given(n=st.integers(1, 150), world=st.integers(1, 5), per_rank=st.integers(1, 6), epoch=st.integers(0, 3))
-def test_rank_step_batches_union_is_the_single_process_batch(n: int, world: int, per_rank: int, epoch: int) -> None:
+def test_local_rows_split_each_global_batch_like_the_sampler(n: int, world: int, per_rank: int, epoch: int) -> None:
     B = per_rank * world
-    single = D.rank_step_batches(n, B, 0, 1, shuffle=True, seed=7, epoch=epoch)
-    per_rank_steps = [D.rank_step_batches(n, B, r, world, shuffle=True, seed=7, epoch=epoch) for r in range(world)]
-    assert all(len(s) == len(single) == D.steps_per_epoch(n, B) for s in per_rank_steps)
-    for k, batch in enumerate(single):
-        union = np.concatenate([per_rank_steps[r][k] for r in range(world)])
-        assert sorted(union.tolist()) == sorted(batch.tolist())
-        # full batches split evenly, so DDP's mean of means is the global mean (weight 1)
-        if len(batch) == B:
-            assert all(len(per_rank_steps[r][k]) == per_rank for r in range(world))
-    # the sampler + a DataLoader batch of per_rank gives the same full batches
+    perm = D.permutation(n, True, seed=7, epoch=epoch)
     sampler = D.ShardedSampler(n, 0, world, shuffle=True, seed=7)
     sampler.set_epoch(epoch)
     own = sampler.indices()
-    for k, idx in enumerate(per_rank_steps[0]):
-        if len(single[k]) == B:
-            assert idx.tolist() == own[k * per_rank : (k + 1) * per_rank].tolist()
+    for k in range(-(-n // B)):
+        batch = perm[k * B : (k + 1) * B]
+        parts = [D.local_rows(batch, D.DistInfo(rank=r, world_size=world)) for r in range(world)]
+        real = [rows for rows, w in parts if w > 0]
+        assert sorted(np.concatenate(real).tolist()) == sorted(batch.tolist())  # the single-process batch
+        # every sample weighs 1 / len(batch) in DDP's average of the weighted means
+        for rows, w in (p for p in parts if p[1] > 0):
+            assert w / len(rows) / world == pytest.approx(1 / len(batch))
+        if len(batch) == B:  # full batches: equal shares, weight 1, the sampler's k-th batch of per_rank
+            assert all(len(rows) == per_rank and w == 1.0 for rows, w in parts)
+            assert parts[0][0].tolist() == own[k * per_rank : (k + 1) * per_rank].tolist()
 
 
 def test_shuffle_changes_with_epoch_and_is_seeded() -> None:
@@ -125,7 +124,8 @@ def test_single_process_env_does_not_start_a_group(monkeypatch) -> None:
 
 def test_slurm_variables_are_translated(monkeypatch) -> None:
     for key in ("RANK", "WORLD_SIZE", "LOCAL_RANK"):
-        monkeypatch.delenv(key, raising=False)
+        monkeypatch.setenv(key, "0")  # recorded by monkeypatch, so what the translation writes is undone
+        monkeypatch.delenv(key)
     monkeypatch.setenv("SLURM_PROCID", "3")
     monkeypatch.setenv("SLURM_NTASKS", "4")
     monkeypatch.setenv("SLURM_LOCALID", "1")
@@ -193,7 +193,7 @@ def _ddp_grad_worker(rank: int, world: int, out: str) -> None:
     x = torch.arange(5 * 4, dtype=torch.float32).reshape(5, 4) / 10
     y = torch.arange(5) % 3
     # an uneven last batch: 5 samples over 2 ranks -> 3 and 2
-    local = D.rank_step_batches(5, 5, rank, world)[0]
+    local = np.arange(5)[rank::world]
     loss = torch.nn.functional.cross_entropy(model(x[local]), y[local])
     (loss * D.ddp_loss_weight(len(local), 5, world)).backward()
     torch.save({k: p.grad for k, p in D.unwrap(model).named_parameters()}, Path(out, f"grad{rank}.pt"))

@@ -64,3 +64,37 @@ def test_bad_input() -> None:
         evaluate_pasta([np.zeros((1, 4))], [np.zeros((1, 3))], np.zeros(1, int), np.zeros((1, 4)), np.zeros((1, 4)))
     with pytest.raises(DataError, match="det_image"):
         evaluate_pasta([np.zeros((1, 4))], [np.zeros((1, 2))], np.ones(1, int), np.zeros((1, 4)), np.zeros((1, 2)))
+
+
+def test_real_hake_annotations_against_themselves() -> None:
+    """Persons of 60 real HAKE-HICO-DET images with their PaSta-76 states: detections equal to the GT
+    (scores = labels) give AP 1 on every state with positives. HICO-DET annotates one human once per
+    HOI, so near-duplicate person boxes occur: each detection must still pick its own (best) box."""
+    import json
+    from pathlib import Path
+
+    from hake.vocab import load
+
+    raw = json.loads((Path(__file__).parent / "fixtures" / "eval" / "hake_instance_first60.json").read_text())
+    v = load()
+    slices = v.pasta_slices("pasta76")
+    boxes, states = [], []
+    for rec in raw.values():
+        persons: dict[tuple, np.ndarray] = {}
+        for lab in rec.get("labels", []):
+            st = persons.setdefault(tuple(lab["human_bbox"]), np.zeros(76, bool))
+            for a in lab.get("action_labels") or []:
+                sl = slices[v.part_group(a["human_part"])]
+                assert 0 <= a["partstate"] < sl.stop - sl.start
+                st[sl.start + a["partstate"]] = True
+        boxes.append(np.array(list(persons), float).reshape(-1, 4))
+        states.append(np.array(list(persons.values()), bool).reshape(-1, 76))
+    img = np.repeat(np.arange(len(boxes)), [len(b) for b in boxes])
+    det_boxes = np.concatenate(boxes)
+    scores = np.concatenate(states).astype(float)
+    res = evaluate_pasta(boxes, states, img, det_boxes, scores)
+    has = scores.sum(axis=0) > 0
+    assert has.sum() > 20 and len(img) > 60
+    np.testing.assert_allclose(res.per_state_ap[has], 1.0, atol=1e-12)
+    assert res.mAP == pytest.approx(1.0) and res.n_states["mAP"] == int(has.sum())
+    assert res.n_states["mAP_without_no_interaction"] == int(has.sum() - has[no_interaction_states()].sum())

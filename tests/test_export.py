@@ -94,6 +94,18 @@ def test_cli_export_and_check(tmp_path: Path, hake_image_level: Path, gt_inputs)
     assert res.exit_code == 2 and "exactly one of --model" in res.output
 
 
+def test_export_leaves_the_model_in_its_mode(tmp_path: Path) -> None:
+    model = small_pasta_r("mlp").train()
+    x = [torch.rand(4, d) for d in model.in_spec.group_dims]
+    export_onnx(model, tmp_path / "m.onnx")
+    assert model.training and all(m.training for m in model.modules())
+    model.eval()
+    before = model(x, obj=torch.zeros(4, 80), parts=torch.ones(4, 10))["hoi"]
+    export_onnx(model, tmp_path / "m.onnx")
+    assert not any(m.training for m in model.modules())  # dropout stays off: same outputs
+    torch.testing.assert_close(model(x, obj=torch.zeros(4, 80), parts=torch.ones(4, 10))["hoi"], before)
+
+
 def test_files_that_are_not_hake_exports_are_refused(tmp_path: Path) -> None:
     garbage = tmp_path / "g.onnx"
     garbage.write_bytes(b"not a model")

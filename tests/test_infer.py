@@ -119,3 +119,22 @@ def test_missing_weights_or_unknown_models_are_one_line_errors(tmp_path) -> None
     res = infer(photo, "--out", str(tmp_path), "--pasta-model", "spatial_pasta.no_such_model")
     assert res.exit_code == 2 and "no_such_model" in res.stderr
     assert not list(tmp_path.glob("*.json"))
+
+
+def test_weights_select_activity2vec_through_the_same_interface(tmp_path) -> None:
+    import torch
+
+    from hake.models.a2v_predictor import A2VPredictor, save_model
+    from hake.models.activity2vec import A2VSpec, Activity2Vec
+
+    torch.manual_seed(0)
+    spec = A2VSpec(backbone="tiny", pretrained=False, language=False, neck=32, hidden=32, image_size=256)
+    weights = tmp_path / "a2v.safetensors"
+    save_model(weights, Activity2Vec(spec), None)
+    assert isinstance(pipeline_module.load_pasta_model(weights=weights), A2VPredictor)
+    photo = str(shared_file("images", "person.jpg"))
+    res = infer(photo, "--out", str(tmp_path / "out"), "--weights", str(weights))
+    assert res.exit_code == 0, res.output
+    data = json.loads((tmp_path / "out" / "person.json").read_text())
+    assert data["persons"] and set(data["persons"][0]["pasta"]) == {"foot", "leg", "hip", "hand", "arm", "head"}
+    assert {h["object"] for h in data["hois"]} <= {o["name"] for o in data["objects"]}

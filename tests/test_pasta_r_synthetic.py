@@ -57,8 +57,8 @@ def test_synthetic_rules_are_not_trivial() -> None:
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_every_reasoner_learns_logical_rules(kind: str) -> None:
-    train, test = synthetic(2000, 0), synthetic(1000, 1)
-    cfg = TrainConfig(kind=kind, input="pasta", epochs=40, lr=1e-2, hidden=32 if kind != "mlp" else 64,
+    train, test = synthetic(1500, 0), synthetic(1000, 1)
+    cfg = TrainConfig(kind=kind, input="pasta", epochs=30, lr=1e-2, hidden=64,
                       batch_size=100, verb_weight=0.0, seed=0)
     model = build_model(cfg, with_parts=False)
     fit(model, train, cfg)

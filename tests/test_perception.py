@@ -159,3 +159,19 @@ def test_a_device_without_its_onnxruntime_provider_is_refused() -> None:
         create_detector("nanodet_m", device="cuda")
     with pytest.raises(HakeError, match="unknown device"):
         create_detector("nanodet_m", device="tpu")
+
+
+def test_letterbox_keeps_the_aspect_ratio_and_centres_the_photo(detector: NanoDet) -> None:
+    image = np.full((50, 100, 3), 255, np.uint8)  # wide: fills the width, centred vertically
+    x, scale, ox, oy = detector.letterbox(image)
+    assert x.shape == (1, 3, 416, 416) and x.dtype == np.float32
+    assert scale == pytest.approx(4.16) and (ox, oy) == (0.0, 104.0)
+    assert np.all(x[0, :, 104:312] == 1.0) and np.all(x[0, :, :104] == 0) and np.all(x[0, :, 312:] == 0)
+
+
+def test_nanodet_finds_the_footballers_ball_where_it_is(detector: NanoDet) -> None:
+    dets = detector.detect(rgb("messi5.jpg"))  # the ball lies at the bottom, right of the standing foot
+    balls = [d for d in dets if d.name == "sports_ball"]
+    assert balls and balls[0].score > 0.5
+    x1, y1, x2, y2 = balls[0].box
+    assert 320 < (x1 + x2) / 2 < 400 and 280 < (y1 + y2) / 2 < 342

@@ -14,7 +14,7 @@ from hake.structures import DetectedObject, FrameResult
 from hake.vocab import load
 from pipeline_standin import HAND_NONE, HOLD_STATE, StandInPasta, closeness
 
-HORSE, CUP, COW = 37, 26, 25
+HORSE, CUP, COW, BIRD = 37, 26, 25, 10
 
 
 def obj(box, score, label) -> DetectedObject:
@@ -117,7 +117,7 @@ def test_a_frame_end_to_end_with_known_answers() -> None:
     dets = [
         obj((100, 100, 200, 300), 0.9, PERSON), obj((400, 50, 460, 120), 0.2, PERSON),  # second below threshold
         obj((180, 150, 260, 250), 0.8, HORSE), obj((182, 152, 262, 252), 0.6, COW),  # cow duplicates the horse
-        obj((600, 100, 700, 200), 0.5, CUP),
+        obj((600, 100, 700, 200), 0.5, CUP), obj((101, 101, 201, 302), 0.3, BIRD),  # the bird is the person
     ]
     model = StandInPasta()
     pipe = Pipeline(FakeDetector(dets), UprightPose(), model, PipelineConfig(top_hois=2))
@@ -181,3 +181,17 @@ def test_real_photo_woman_with_horse_and_dog(real_pipeline: Pipeline) -> None:
     holds = [h.object for h in result.hois if h.verb == "hold"]
     assert holds.index("dog") < holds.index("horse")
     assert real_pipeline.model_seconds() > 0
+
+
+def test_keypoints_guessed_off_frame_are_clipped_to_the_image() -> None:
+    class OffFrame(UprightPose):
+        def estimate(self, image: np.ndarray, boxes: np.ndarray) -> np.ndarray:
+            kp = super().estimate(image, boxes)
+            kp[:, 15:, 1] += 500  # ankles below the bottom edge
+            kp[:, 0, 0] = -20.0  # nose left of the image
+            return kp
+
+    pipe = Pipeline(FakeDetector([obj((10, 10, 60, 190), 0.9, PERSON)]), OffFrame(), StandInPasta())
+    kp = np.asarray(pipe(np.zeros((200, 100, 3), np.uint8)).persons[0].keypoints)
+    assert kp[15:, 1].tolist() == [199.0, 199.0] and kp[0, 0] == 0.0
+    assert np.all(kp[1:15, 1] < 199)  # the others are untouched

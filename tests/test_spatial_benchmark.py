@@ -2,21 +2,29 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
+from safetensors import safe_open
 from typer.testing import CliRunner
 
 from hake.cli import app
 from hake.datasets.hicodet import load_test_gt
 from hake.engine.spatial_benchmark import run_spatial_benchmark, subset_gt
 from hake.models.interface import PairBatch
-from hake.models.spatial import SpatialPasta
+from hake.models.spatial import SpatialPasta, load_spatial_pasta
 from hake.models.zoo import create_model
 from hake.vocab import load
 
 V = load()
+REPO = Path(__file__).resolve().parents[1]
+FIXTURES = Path(__file__).resolve().parent / "fixtures" / "spatial"
 
 
 def test_shipped_weights_load_from_the_zoo() -> None:
@@ -64,3 +72,27 @@ def test_spatial_pasta_beats_the_object_prior_on_real_gt_pairs(hicodet_test_gt) 
     spatial, prior = report["results"]["spatial_pasta"], report["results"]["object_prior"]
     assert spatial["default"]["full"] > prior["default"]["full"] + 0.05
     assert spatial["known_object"]["non_rare"] > prior["known_object"]["non_rare"]
+
+
+def test_zoo_finds_the_loader_without_importing_the_model_module() -> None:
+    code = ("from hake.models.zoo import create_model; m = create_model('spatial_pasta.hake_hicodet'); "
+            "print(type(m).__name__, m.training)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert out.stdout.split() == ["SpatialPasta", "False"]
+
+
+def test_training_tool_runs_end_to_end_on_a_real_excerpt(tmp_path) -> None:
+    spec = importlib.util.spec_from_file_location("train_spatial", REPO / "tools" / "train_spatial.py")
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    out = tmp_path / "spatial.safetensors"
+    assert tool.main(["--annotation", str(FIXTURES / "hake_hicodet_first40.json"), "--out", str(out),
+                      "--epochs", "1", "--max-pairs", "100"]) == 0
+    model = load_spatial_pasta(out)
+    with safe_open(str(out), framework="pt") as fh:
+        meta = json.loads(fh.metadata()["hake"])
+    assert meta["config"]["map_size"] == 64
+    assert meta["reproduce"].startswith("python tools/train_spatial.py --annotation hake_hicodet_first40.json")
+    assert meta["seed"] == "0"
+    assert 0 < model.hoi_counts.sum() <= 96  # labelled pairs of the excerpt, after subsampling

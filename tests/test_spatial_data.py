@@ -92,7 +92,7 @@ def test_negatives_and_person_only_rows() -> None:
     solo = rows.subset(rows.kind == 2)
     assert np.all(solo.object == -1) and solo.hoi.sum() == 0
     assert np.array_equal(solo.boxes_h, solo.boxes_o)
-    first = np.flatnonzero((solo.boxes_h[:, 0] == 10))[0]
+    first = np.flatnonzero(solo.boxes_h[:, 0] == 10)[0]
     assert solo.pasta[first, HIP_SIT_ON] == 1 and solo.has_pasta[first]
     assert set(np.flatnonzero(solo.verb[first])) == set(V.hoi_verb[[RIDE, HOLD]])
 
@@ -187,7 +187,7 @@ def test_real_gt_pairs_cover_every_gt_pair(hicodet_test_gt) -> None:
 
 
 def test_no_negative_pairs_a_person_with_an_object_it_is_labelled_with() -> None:
-    a = [10, 10, 110, 210]
-    image = Image("two_horses", [Label(RIDE, a, [0, 100, 200, 300]), Label(FEED, [12, 10, 110, 212], [300, 0, 500, 200])])
+    image = Image("two_horses", [Label(RIDE, [10, 10, 110, 210], [0, 100, 200, 300]),
+                                 Label(FEED, [12, 10, 110, 212], [300, 0, 500, 200])])
     rows = training_pairs([image], negatives=5, person_only=True)
     assert list(np.bincount(rows.kind, minlength=3)) == [2, 0, 1]  # one person, no negative

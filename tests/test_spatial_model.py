@@ -42,6 +42,14 @@ def test_predict_shapes_and_zeroing() -> None:
     assert empty.hoi.shape == (0, 600)
     with pytest.raises(DataError, match="object_labels"):
         model.predict(_batch([80]))
+    bad = _batch([HORSE, 0])
+    bad.boxes_o[1, 2] = np.nan
+    with pytest.raises(DataError, match="boxes_o"):
+        model.predict(bad)
+    bad = _batch([HORSE, 0])
+    bad.object_labels = np.array([HORSE])
+    with pytest.raises(DataError, match="object_labels"):
+        model.predict(bad)
 
 
 def test_no_object_ignores_the_object_box() -> None:
@@ -114,3 +122,11 @@ def test_training_learns_a_layout_rule() -> None:
     assert (predicted_ride == ride).mean() >= 0.95
     assert out.pasta[ride, HIP_SIT_ON].mean() > 0.8 and out.pasta[~ride, HIP_SIT_ON].mean() < 0.2
     assert float(model.hoi_counts[RIDE]) == train.hoi[:, RIDE].sum()  # the object prior's counts travel along
+
+
+def test_map_size_must_pool_to_32() -> None:
+    with pytest.raises(HakeError, match="multiple of 32"):
+        SpatialPasta(SpatialConfig(map_size=48))
+    model = SpatialPasta(SpatialConfig(map_size=128, obj_dim=8, hidden=32, group_dim=4, reasoner_hidden=32))
+    layout, maps, obj = model.inputs(np.array([[0, 0, 10, 20]]), np.array([[5, 5, 30, 30]]), (100, 100), np.array([3]))
+    assert maps.shape == (1, 2, 128, 128) and model(layout, maps, obj)["hoi"].shape == (1, 600)

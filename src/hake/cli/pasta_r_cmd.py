@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -9,9 +10,9 @@ import typer
 
 from hake.cli.apps import app, benchmark_app, train_app
 from hake.cli.common import guarded, write_json
+from hake.engine.gt_hake import SPLIT_RULE
 
 REASONERS = ("linear", "mlp", "gcn", "seq", "tree")
-SPLIT_RULE = "held out iff int(sha1(image name)[:8], 16) % 5 == 0; samples without HOIs dropped"
 
 
 def _setup_torch() -> None:
@@ -85,15 +86,21 @@ def train_pasta_r(
 
 
 def benchmark_results(data: Any, reasoners: list[str], inputs: list[str], seed: int) -> dict[str, Any]:
-    """``{name: metrics}``: each reasoner per input ("linear" = pasta+object, "linear:pasta") and baselines."""
+    """``{name: metrics}``: each reasoner per input ("linear" = pasta+object, "linear:pasta") and baselines.
+
+    Reasoner entries also hold ``seconds`` (wall) and ``cpu_seconds`` of training and evaluation.
+    """
     from hake.engine.baselines import BASELINES, baseline_scores
     from hake.engine.pasta_r_train import TrainConfig, evaluate_scores, metrics_of
 
     results: dict[str, Any] = {}
     for kind in reasoners:
         for inp in inputs:
+            wall, cpu = time.perf_counter(), time.process_time()
             _, m = _train_one(data, TrainConfig(kind=kind, input=inp, seed=seed), f"{kind} [{inp}]")
-            results[kind if inp == "pasta+object" else f"{kind}:{inp}"] = {k: m[k] for k in ("default", "known_object")}
+            results[kind if inp == "pasta+object" else f"{kind}:{inp}"] = {
+                "default": m["default"], "known_object": m["known_object"],
+                "seconds": round(time.perf_counter() - wall, 1), "cpu_seconds": round(time.process_time() - cpu, 1)}
     train, test = data.split()
     for name in BASELINES:
         results[name] = metrics_of(evaluate_scores(baseline_scores(name, train, test), test, train))
@@ -121,12 +128,12 @@ def benchmark_pasta_r(
     results = benchmark_results(gt, [r.strip() for r in reasoners.split(",") if r.strip()],
                                 [i.strip() for i in inputs.split(",") if i.strip()], seed)
     table = Table(title=f"GT-HAKE {level} level, held-out split (mAP, fractions)")
-    for col in ("model", "Default mAP", "few@1", "few@5", "few@10", "Known-Object mAP"):
+    for col in ("model", "Default mAP", "few@1", "few@5", "few@10", "Known-Object mAP", "CPU s"):
         table.add_column(col, justify="left" if col == "model" else "right")
     for name, m in results.items():
         d = m["default"]
         table.add_row(name, *(f"{d[k]:.4f}" for k in ("mAP", "few@1", "few@5", "few@10")),
-                      f"{m['known_object']['mAP']:.4f}")
+                      f"{m['known_object']['mAP']:.4f}", str(m.get("cpu_seconds", "-")))
     Console().print(table)
     if json_out is not None:
         write_json({"results": results, "level": level, "data": data.name, "split": SPLIT_RULE, "seed": seed},
@@ -144,9 +151,10 @@ def explain_command(
     top: int = typer.Option(5, "--top", min=1, help="HOIs to explain."),
     features: int = typer.Option(5, "--features", min=1, help="Contributions listed per HOI."),
     steps: int = typer.Option(64, "--steps", min=1, help="Integrated-gradient steps (non-linear reasoners)."),
+    all_features: bool = typer.Option(False, "--all-features", help="Also list part flags and objects."),
     json_out: Path | None = typer.Option(None, "--json", help="Write JSON here ('-' for stdout)."),
 ) -> None:
-    """List, for each top HOI, the part states (and objects) that contributed most."""
+    """List, for each top HOI, the part states that contributed most to its score."""
     _setup_torch()
     import numpy as np
     import torch
@@ -175,7 +183,8 @@ def explain_command(
         if obj is None:
             raise HakeError("this reasoner reads the objects present: give --objects")
         chunks.append(obj)
-    items = explain(model, torch.from_numpy(np.concatenate(chunks)), top, features, steps)
+    items = explain(model, torch.from_numpy(np.concatenate(chunks)), top, features, steps,
+                    pasta_only=not all_features)
     if json_out is None:
         typer.echo(explanation_text(model, items))
     else:

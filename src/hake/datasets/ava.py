@@ -24,6 +24,8 @@ import numpy as np
 from hake.errors import DataError
 
 PROTOCOLS = ("v2019", "head")
+#: Above this many runs of consecutive rows of one frame, frames are found by sorting instead.
+RUNS_LIMIT = 200_000
 
 
 @dataclass
@@ -121,8 +123,12 @@ def _parse_python(path: str | Path, protocol: str) -> tuple[list[str], np.ndarra
     return videos, np.asarray(ts, np.float64), np.asarray(nums, np.float64).reshape(-1, 6)
 
 
-def _parse_arrow(path: str | Path, protocol: str):
-    """Fast path with pyarrow; None when pyarrow is missing or the file needs the slow path."""
+def _parse_arrow(path: str | Path, protocol: str, whitelist: np.ndarray | None):
+    """Fast path: stream the CSV with pyarrow in blocks, dropping unlisted actions per block.
+
+    Returns (video names, video code (R,), timestamp (R,), numbers (R, 6)) or None when pyarrow is
+    missing or the file needs the slow path (ragged rows, unparsable numbers).
+    """
     try:
         import pyarrow as pa
         import pyarrow.compute as pc
@@ -137,31 +143,62 @@ def _parse_arrow(path: str | Path, protocol: str):
     names = ["video", "ts", "x1", "y1", "x2", "y2", "action", "score"][:ncol]
     types = {n: pa.float64() for n in names}
     types.update(video=pa.string(), ts=pa.int64() if protocol == "v2019" else pa.float64(), action=pa.int64())
+    vmap: dict[str, int] = {}
+    codes, stamps, numbers, offset = [], [], [], 0
     try:
-        table = pacsv.read_csv(path, read_options=pacsv.ReadOptions(column_names=names, use_threads=False),
-                               convert_options=pacsv.ConvertOptions(column_types=types))
+        reader = pacsv.open_csv(path, read_options=pacsv.ReadOptions(column_names=names, use_threads=False,
+                                                                     block_size=1 << 24),
+                                convert_options=pacsv.ConvertOptions(column_types=types))
+        for batch in reader:
+            cols = [batch.column(k).to_numpy(zero_copy_only=False).astype(np.float64) for k in range(2, ncol)]
+            if ncol == 7:
+                cols.append(np.ones(batch.num_rows))
+            nums = np.stack(cols, axis=1)
+            bad = ~np.isfinite(nums).all(axis=1)
+            if bad.any():
+                raise DataError("missing, NaN or infinite number", file=path,
+                                record=f"row {offset + int(np.flatnonzero(bad)[0])}", field="x1..score")
+            enc = pc.dictionary_encode(batch.column(0))
+            local = np.array([vmap.setdefault(v, len(vmap)) for v in enc.dictionary.to_pylist()], np.int64)
+            code = local[enc.indices.to_numpy(zero_copy_only=False)]
+            ts = batch.column(1).to_numpy(zero_copy_only=False).astype(np.float64)
+            if whitelist is not None:
+                keep = np.isin(nums[:, 4].astype(np.int64), whitelist)
+                code, ts, nums = code[keep], ts[keep], nums[keep]
+            codes.append(code)
+            stamps.append(ts)
+            numbers.append(nums)
+            offset += batch.num_rows
     except (pa.ArrowInvalid, pa.ArrowTypeError):
         return None
-    enc = pc.dictionary_encode(table["video"].combine_chunks())
-    cols = [table[n].to_numpy() for n in names[2:]]
-    if ncol == 7:
-        cols.append(np.ones(len(table)))
-    return (enc.dictionary.to_pylist(), enc.indices.to_numpy().astype(np.int64),
-            table["ts"].to_numpy().astype(np.float64), np.stack(cols, axis=1).astype(np.float64))
+    cat = (lambda xs, shape: np.concatenate(xs) if xs else np.zeros(shape))  # noqa: E731
+    return list(vmap), cat(codes, (0,)).astype(np.int64), cat(stamps, (0,)), cat(numbers, (0, 6))
 
 
 def _frames(vnames: list[str], vcode: np.ndarray, ts: np.ndarray, protocol: str) -> tuple[np.ndarray, np.ndarray]:
-    """Frame key strings and (R,) frame index per row, frames in order of first appearance."""
-    ts_u, ts_inv = np.unique(ts, return_inverse=True)
-    pair_u, pair_inv = np.unique(vcode * max(len(ts_u), 1) + ts_inv, return_inverse=True)
-    keys = np.array([frame_key(vnames[p // len(ts_u)], ts_u[p % len(ts_u)], protocol) for p in pair_u.tolist()],
-                    dtype=object)
-    key_u, key_inv = np.unique(keys.astype(str), return_inverse=True)
-    row_key = key_inv[pair_inv]
-    _, first = np.unique(row_key, return_index=True)
+    """Frame key strings and (R,) frame index per row, frames in order of first appearance.
+
+    Keys are formatted once per run of consecutive rows of one (video, timestamp), which is one
+    per frame in files grouped by frame; ungrouped files are first reduced to unique pairs.
+    """
+    n = len(vcode)
+    change = np.ones(n, bool)
+    change[1:] = (vcode[1:] != vcode[:-1]) | (ts[1:] != ts[:-1])
+    if change.sum() > RUNS_LIMIT:  # not grouped by frame: reduce to unique (video, timestamp) pairs first
+        ts_u, ts_inv = np.unique(ts, return_inverse=True)
+        pair_u, first_row, pair_inv = np.unique(vcode * len(ts_u) + ts_inv, return_index=True, return_inverse=True)
+        run_v, run_t, run_of_row = pair_u // len(ts_u), ts_u[pair_u % len(ts_u)], pair_inv
+        run_first = first_row
+    else:
+        starts = np.flatnonzero(change)
+        run_v, run_t, run_of_row, run_first = vcode[starts], ts[starts], np.cumsum(change) - 1, starts
+    keys = np.array([frame_key(vnames[v], t, protocol) for v, t in zip(run_v.tolist(), run_t.tolist())], dtype=str)
+    key_u, key_inv = np.unique(keys, return_inverse=True)
+    first = np.full(len(key_u), n, np.int64)
+    np.minimum.at(first, key_inv, run_first)
     rank = np.empty(len(key_u), np.int64)
     rank[np.argsort(first, kind="stable")] = np.arange(len(key_u))
-    return key_u[np.argsort(rank)], rank[row_key]
+    return key_u[np.argsort(rank)], rank[key_inv][run_of_row]
 
 
 def _heap_order(rows: np.ndarray, nums: np.ndarray, capacity: int) -> np.ndarray:
@@ -177,6 +214,22 @@ def _heap_order(rows: np.ndarray, nums: np.ndarray, capacity: int) -> np.ndarray
     return np.array([(x1, y1, x2, y2, a, s) for s, a, y1, x1, y2, x2 in out], np.float64).reshape(-1, 6)
 
 
+def _tied_frames(f_sorted: np.ndarray, s_sorted: np.ndarray, l_sorted: np.ndarray, n_frames: int) -> np.ndarray:
+    """(F,) bool: frames where two rows of one action share a score (their order is heap order)."""
+    tie = np.zeros(n_frames, bool)
+    same = (f_sorted[1:] == f_sorted[:-1]) & (s_sorted[1:] == s_sorted[:-1])
+    if same.any():
+        in_run = np.zeros(len(f_sorted), bool)
+        in_run[1:] |= same
+        in_run[:-1] |= same
+        run = np.cumsum(np.concatenate(([True], ~same)))
+        sub = np.flatnonzero(in_run)
+        o = sub[np.lexsort((l_sorted[sub], run[sub]))]
+        dup = (run[o][1:] == run[o][:-1]) & (l_sorted[o][1:] == l_sorted[o][:-1])
+        tie[f_sorted[o][1:][dup]] = True
+    return tie
+
+
 def read_ava_csv(path: str | Path, class_whitelist: set[int] | None, capacity: int = 0,
                  protocol: str = "v2019") -> AvaRows:
     """Read an AVA GT or detection CSV as the original ``read_csv`` does (see module doc).
@@ -189,30 +242,33 @@ def read_ava_csv(path: str | Path, class_whitelist: set[int] | None, capacity: i
     """
     if protocol not in PROTOCOLS:
         raise DataError(f"unknown protocol {protocol!r}; use one of {PROTOCOLS}", field="protocol")
-    parsed = _parse_arrow(path, protocol)
+    wl = np.fromiter(class_whitelist, np.int64) if class_whitelist else None
+    parsed = _parse_arrow(path, protocol, wl)
     if parsed is None:
         videos, ts, nums = _parse_python(path, protocol)
+        bad = ~np.isfinite(nums).all(axis=1)
+        if bad.any():
+            raise DataError("NaN or infinite number", file=path, record=f"row {int(np.flatnonzero(bad)[0])}",
+                            field="x1..score")
         vnames, vcode = np.unique(np.asarray(videos, dtype=str), return_inverse=True)
+        if wl is not None:
+            keep = np.isin(nums[:, 4].astype(np.int64), wl)
+            vcode, ts, nums = vcode[keep], ts[keep], nums[keep]
         parsed = (vnames.tolist(), vcode.astype(np.int64), ts, nums)
     vnames, vcode, ts, nums = parsed
-    bad = ~np.isfinite(nums).all(axis=1)
-    if bad.any():
-        raise DataError("NaN or infinite number", file=path, record=f"row {int(np.flatnonzero(bad)[0])}",
-                        field="x1..score")
-    if class_whitelist:
-        keep = np.isin(nums[:, 4].astype(np.int64), np.fromiter(class_whitelist, np.int64))
-        vcode, ts, nums = vcode[keep], ts[keep], nums[keep]
     keys, frame = _frames(vnames, vcode, ts, protocol) if len(ts) else (np.zeros(0, str), np.zeros(0, np.int64))
-    score = nums[:, 5]
-    order = np.argsort(-score, kind="stable")
-    order = order[np.argsort(frame[order], kind="stable")]
+    score, label = nums[:, 5], nums[:, 4]
+    order = np.argsort(-score)  # ties are resolved below, where they matter
+    order = order[np.argsort(frame[order].astype(np.uint16 if len(keys) <= 1 << 16 else np.int64), kind="stable")]
     f_sorted, s_sorted = frame[order], score[order]
     counts = np.bincount(frame, minlength=len(keys))
     start = np.concatenate(([0], np.cumsum(counts)[:-1]))
     rank = np.arange(len(order)) - start[f_sorted]
-    tie = np.zeros(len(keys), bool)
-    same = (f_sorted[1:] == f_sorted[:-1]) & (s_sorted[1:] == s_sorted[:-1])
-    tie[f_sorted[1:][same]] = True
+    tie = _tied_frames(f_sorted, s_sorted, label[order], len(keys))
+    if capacity > 0:  # a tie across the cap decides which rows are kept
+        full = np.flatnonzero(counts > capacity)
+        edge = start[full] + capacity
+        tie[full[s_sorted[edge - 1] == s_sorted[edge]]] = True
     fast = ~tie[f_sorted] & ((rank < capacity) if capacity > 0 else True)
     n, out_frame = nums[order[fast]], f_sorted[fast]
     if tie.any():

@@ -35,6 +35,9 @@ from hake.vocab.core import GROUPS
 
 NUM_HOIS = 600
 NUM_PARTS = 10
+_NUMBER = (int, float)
+#: Indices of the six ``no_interaction`` states in the PaSta-76 vector.
+NO_INTERACTION_STATES = frozenset(s.stop - 1 for s in load_vocab().pasta_slices("pasta76").values())
 
 
 @dataclass(frozen=True, eq=False)
@@ -100,12 +103,11 @@ class InstanceImage:
 def pasta76_vector(part_states: tuple[tuple[int, int], ...]) -> np.ndarray:
     """(76,) uint8 multi-hot of (part, state-in-group) pairs; see :meth:`InstanceLabel.pasta76`."""
     start, slices, _ = _layout()
+    on = {start[part] + state for part, state in part_states}
+    busy = {g for g, s in enumerate(slices) if any(s.start <= i < s.stop - 1 for i in on)}
+    on = {i for i in on if i not in NO_INTERACTION_STATES} | {s.stop - 1 for g, s in enumerate(slices) if g not in busy}
     out = np.zeros(76, np.uint8)
-    for part, state in part_states:
-        out[start[part] + state] = 1
-    for s in slices:
-        active = out[s.start:s.stop - 1].any()
-        out[s.stop - 1] = 0 if active else 1
+    out[list(on)] = 1
     return out
 
 
@@ -142,19 +144,25 @@ def _get(obj: Any, key: str, where: str, record: str, prefix: str = "") -> Any:
 
 
 def _binary(value: Any, n: int, where: str, record: str, field: str) -> np.ndarray:
-    if not isinstance(value, list) or len(value) != n:
+    if type(value) is not list or len(value) != n:
         raise DataError(f"expected a list of {n} zeros/ones", file=where, record=record, field=field)
-    if any(isinstance(v, bool) or v not in (0, 1) for v in value):
+    if not set(map(type, value)) <= {int} or not set(value) <= {0, 1}:
         raise DataError("entries must be 0 or 1", file=where, record=record, field=field)
     return np.asarray(value, np.uint8)
 
 
 def _box(value: Any, where: str, record: str, field: str) -> np.ndarray:
-    if type(value) is not list or len(value) != 4 or not all(type(v) in (int, float) for v in value):
+    if type(value) is not list or len(value) != 4:
         raise DataError("expected [x1, y1, x2, y2] numbers", file=where, record=record, field=field)
-    if not all(math.isfinite(v) for v in value):
-        raise DataError("non-finite coordinate", file=where, record=record, field=field)
     x1, y1, x2, y2 = value
+    if not (type(x1) in _NUMBER and type(y1) in _NUMBER and type(x2) in _NUMBER and type(y2) in _NUMBER):
+        raise DataError("expected [x1, y1, x2, y2] numbers", file=where, record=record, field=field)
+    try:
+        finite = math.isfinite(x1) and math.isfinite(y1) and math.isfinite(x2) and math.isfinite(y2)
+    except OverflowError:  # an integer too large for a float
+        finite = False
+    if not finite:
+        raise DataError("non-finite coordinate", file=where, record=record, field=field)
     if x2 < x1 or y2 < y1:
         raise DataError(f"box {value} has x2 < x1 or y2 < y1", file=where, record=record, field=field)
     return np.array(value, np.float32)

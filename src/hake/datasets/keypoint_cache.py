@@ -67,6 +67,11 @@ class KeypointCache:
     def __contains__(self, name: str) -> bool:
         return name in self._entries
 
+    def persons(self, name: str) -> tuple[np.ndarray, np.ndarray]:
+        """All cached persons of an image: boxes (P, 4) and keypoints (P, 17, 3), pixels."""
+        boxes, kps = self._entries[name]
+        return boxes.copy(), kps.copy()
+
     def lookup(self, name: str, box: np.ndarray, min_iou: float = 0.5) -> np.ndarray | None:
         """(17, 3) keypoints of the cached person best overlapping ``box`` (x1y1x2y2 pixels), or None."""
         if name not in self._entries:

@@ -194,12 +194,70 @@ class InstanceDataset(Dataset):
                 kps = kps[:, FLIP_KEYPOINTS]
                 kps[..., 0] = np.where(kps[..., 2] > 0, w - kps[..., 0], 0)
             c, b = rng.uniform(1 - aug.brightness, 1 + aug.brightness, 2)
-            pix = np.clip((pix - pix.mean()) * c + pix.mean() * b, 0, 1)
+            pix = np.clip((pix - pix.mean()) * c + pix.mean() * b, 0, 1).astype(np.float32)
         pb = np.asarray(part_boxes(kps, t["boxes_h"], (w, h)), np.float32).reshape(-1, 10, 4)
         maps = np.asarray(pose_map(kps, t["boxes_h"], size=64), np.float32).reshape(-1, 64, 64)
         item = {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in t.items()}
         item.update(image=torch.from_numpy(np.ascontiguousarray(pix.transpose(2, 0, 1))),
                     part_boxes=torch.from_numpy(pb), pose_maps=torch.from_numpy(maps), name=im.name)
+        return item
+
+
+class ImageLevelDataset(Dataset):
+    """HAKE-HICO image-level labels (HICO images): instances = the persons of the keypoint cache.
+
+    Labels belong to the image (``pasta`` (1, 76), ``verb`` (1, n_verbs), ``hoi`` (1, 600)); training
+    pools the persons' scores with a max (multiple-instance learning, as HAKE's image-level model).
+    An image without cached persons gets one instance covering the whole image. Pairs use the
+    person box as object box. Items carry ``image_level = True``.
+
+    Args:
+        annotation: ``hico-image-level`` JSON (or .tar.gz) as read by ``hake_json.load_image_level``.
+        image_root: folder holding the images (``image_root/name``).
+        keypoints: keypoint cache with the persons of every image.
+        image_size: resize so the longer side has this many pixels (``None`` keeps the size).
+        n_verbs: verb label space size (117).
+    """
+
+    def __init__(self, annotation: str | Path, image_root: str | Path, keypoints: KeypointCache | None = None,
+                 image_size: int | None = None, n_verbs: int = 117) -> None:
+        from hake.datasets.hake_json import load_image_level
+
+        self.records = load_image_level(annotation)
+        self.image_root, self.keypoints, self.image_size, self.n_verbs = Path(image_root), keypoints, image_size, \
+            n_verbs
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    def __getitem__(self, index: int) -> dict[str, Any]:
+        from hake.geometry import part_boxes, pose_map
+
+        vocab = load()
+        rec = self.records[index % len(self.records)]
+        img = read_rgb(self.image_root / rec.name, rec.name)
+        h, w = img.shape[:2]
+        boxes, kps = np.zeros((0, 4), np.float32), np.zeros((0, 17, 3), np.float32)
+        if self.keypoints is not None and rec.name in self.keypoints:
+            boxes, kps = self.keypoints.persons(rec.name)
+        if len(boxes) == 0:
+            boxes, kps = np.array([[0, 0, w - 1, h - 1]], np.float32), np.zeros((1, 17, 3), np.float32)
+        scale = 1.0 if self.image_size is None else self.image_size / max(h, w)
+        if scale != 1.0:
+            img = cv2.resize(img, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_AREA)
+            boxes, kps = boxes * scale, kps * np.array([scale, scale, 1], np.float32)
+        hh, ww = img.shape[:2]
+        verb = np.zeros((1, self.n_verbs), np.float32)
+        verb[0, vocab.hoi_verb[rec.hois]] = 1
+        hoi = np.zeros((1, len(vocab.hois)), np.float32)
+        hoi[0, rec.hois] = 1
+        t = {"boxes_h": boxes, "boxes_o": boxes.copy(), "pasta": np.asarray(rec.pasta76, np.float32)[None],
+             "verb": verb, "hoi": hoi, "object": np.zeros(1, np.int64), "has_pasta": np.ones(1, bool),
+             "part_boxes": np.asarray(part_boxes(kps, boxes, (ww, hh)), np.float32).reshape(-1, 10, 4),
+             "pose_maps": np.asarray(pose_map(kps, boxes, size=64), np.float32).reshape(-1, 64, 64)}
+        item: dict[str, Any] = {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in t.items()}
+        item.update(image=torch.from_numpy(np.ascontiguousarray(img.transpose(2, 0, 1))).float() / 255.0,
+                    name=rec.name, image_level=True)
         return item
 
 
@@ -229,7 +287,8 @@ class EpochSampler(Sampler[int]):
 def collate(items: list[dict[str, Any]]) -> dict[str, Any]:
     """Batch items: pad images to the largest (bottom/right, so boxes stay valid), concatenate pairs.
 
-    Adds ``batch_index`` (N,) with each pair's image index and ``names``.
+    Adds ``batch_index`` (N,) with each pair's image index, ``names`` and ``image_level`` (targets are
+    then one row per image, not per pair).
     """
     hmax = max(it["image"].shape[1] for it in items)
     wmax = max(it["image"].shape[2] for it in items)
@@ -241,4 +300,5 @@ def collate(items: list[dict[str, Any]]) -> dict[str, Any]:
     out["batch_index"] = torch.cat([torch.full((len(it["boxes_h"]),), i, dtype=torch.int64)
                                     for i, it in enumerate(items)])
     out["images"], out["names"] = images, [it["name"] for it in items]
+    out["image_level"] = bool(items[0].get("image_level", False))
     return out

@@ -24,6 +24,8 @@ class DataConfig:
     """Where the images and annotations are."""
 
     root: str = ""                      # dataset folder; images are at root/<path_prefix>/<name>
+    level: str = "instance"             # instance (HAKE-HICO-DET pairs) | image (HAKE-HICO, person max-pooling)
+    image_dir: str = ""                 # image-level only: image folder inside root (HICO train2015 images)
     train: str = "train.json"           # instance-level annotation (HAKE-HICO-DET format), relative to root
     val: str = "test.json"              # held-out annotation used for the per-epoch metrics and fusion fitting
     keypoints: str = "keypoints.json"   # keypoint cache from `hake data keypoints` ("" = no poses)
@@ -48,7 +50,7 @@ class TrainConfig:
     target: str = "verb117"             # label space PaSta-R predicts: verb117 | hoi600
     epochs: int = 12                    # passes over the training split
     batch_size: int = 16                # images per step
-    lr: float = 1e-3                    # AdamW learning rate
+    lr: float = 1e-3                    # AdamW learning rate (cosine decay to 0 over the epochs)
     weight_decay: float = 1e-4          # AdamW weight decay
     max_pos_weight: float = 10.0        # cap of the per-class positive weight of the weighted BCE
     verb_loss: float = 1.0              # weight of the verb loss next to the PaSta loss in stage 1
@@ -120,5 +122,5 @@ def synthetic_defaults(root: str | Path, out: str | Path) -> A2VConfig:
     cfg.data.root = str(root)
     cfg.model = A2VSpec(backbone="tiny", pretrained=False, neck=64, roi_size=3, hidden=256, language=False,
                         image_size=128)
-    cfg.train.epochs, cfg.train.batch_size, cfg.train.lr = 12, 16, 2e-3
+    cfg.train.epochs, cfg.train.batch_size, cfg.train.lr = 8, 8, 2e-3
     return cfg

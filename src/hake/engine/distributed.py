@@ -18,8 +18,9 @@ Effective batch size and learning rate:
   ``hake train``) keeps the optimisation identical to one process: with the sharding above, step
   ``k`` of rank ``r`` sees ``perm[k·B + r :: W]`` restricted to the ``k``-th global batch, the
   union over ranks is exactly the single-process batch ``perm[k·B:(k+1)·B]``, and DDP's gradient
-  average of per-rank means equals the global mean when every rank holds ``B / W`` samples.
-  The learning rate stays unchanged.
+  average of per-rank means equals the global mean when every rank holds ``B / W`` samples; for
+  an uneven last batch :func:`local_rows` weights each rank's mean so it still does. The learning
+  rate stays unchanged.
 - Growing the effective batch instead (keeping ``per_rank_batch`` fixed as ranks are added) uses
   the linear scaling rule of Goyal et al. (2017): ``lr = base_lr × effective_batch / base_batch``
   (:func:`scaled_lr`), usually with a warm-up.
@@ -253,36 +254,11 @@ class ShardedSampler(Sampler[int]):
         return len(range(self.rank, self.n, self.world))
 
 
-def steps_per_epoch(n: int, global_batch: int) -> int:
-    """Optimizer steps of one epoch: ``ceil(n / global_batch)`` (the last batch may be partial)."""
-    if global_batch < 1:
-        raise HakeError(f"batch size must be >= 1, got {global_batch}")
-    return -(-n // global_batch)
-
-
 def per_rank_batch(global_batch: int, world: int) -> int:
     """``global_batch / world``; refuses a global batch that does not split evenly."""
     if global_batch % world:
         raise HakeError(f"global batch {global_batch} is not divisible by world size {world}")
     return global_batch // world
-
-
-def rank_step_batches(
-    n: int, global_batch: int, rank: int, world: int, *, shuffle: bool = False, seed: int = 0, epoch: int = 0
-) -> list[np.ndarray]:
-    """This rank's part of each global batch, for a training epoch that matches one process.
-
-    The single-process epoch takes batches ``perm[k·B:(k+1)·B]``; rank ``r`` takes the entries of
-    that batch at positions ``r, r+W, ...``. Every rank gets the same number of steps
-    (:func:`steps_per_epoch`), so DDP's collectives stay in step; in the last, partial batch a
-    rank may hold fewer samples (or none), which is why the loss should be weighted with
-    :func:`ddp_loss_weight`. Returns one int64 index array per step.
-    """
-    if world < 1 or not 0 <= rank < world:
-        raise HakeError(f"rank {rank} is not in a world of size {world}")
-    perm = permutation(n, shuffle, seed, epoch)
-    steps = steps_per_epoch(n, global_batch)
-    return [perm[k * global_batch : (k + 1) * global_batch][rank::world] for k in range(steps)]
 
 
 def ddp_loss_weight(local_count: int, global_count: int, world: int) -> float:

@@ -8,11 +8,14 @@ contribution to the HOI logit relative to the all-zero input:
   the same everywhere);
 - other reasoners: integrated gradients (Sundararajan et al. 2017) along the straight path from 0 to
   ``x`` with ``steps`` midpoint samples; the sum matches ``logit(x) - logit(0)`` up to the
-  discretisation error, which is reported as ``completeness_gap``.
+  discretisation error, which is reported as ``completeness_gap``. For the GCN the three groups
+  selected for ``x`` stay selected along the path (the explanation is conditional on them); the
+  baseline logit is then the all-zero input with those groups selected.
 """
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -63,6 +66,16 @@ def _logits(model: PastaR, x: Tensor) -> Tensor:
     return model(split_groups(x[:, :n], spec.pasta_space), obj, parts)["hoi"]
 
 
+def _selection_of(model: PastaR, x: Tensor) -> AbstractContextManager:
+    """For the GCN, a context that keeps the groups selected for ``x`` (D,) selected; else a no-op."""
+    if model.kind != "gcn":
+        return nullcontext()
+    n = sum(model.in_spec.group_dims)
+    with torch.no_grad():
+        idx = model.core.select(split_groups(x[None, :n], model.in_spec.pasta_space))[0]
+    return model.core.fixed_selection(idx)
+
+
 def attributions(model: PastaR, x: Tensor, hois: list[int], steps: int = 64) -> Tensor:
     """``(len(hois), D)`` contributions of the features of ``x`` ``(D,)`` to each HOI logit."""
     model.eval()
@@ -71,7 +84,8 @@ def attributions(model: PastaR, x: Tensor, hois: list[int], steps: int = 64) -> 
     else:
         alphas = (torch.arange(steps, dtype=x.dtype) + 0.5) / steps
     path = (alphas[:, None] * x[None, :]).requires_grad_(True)
-    out = _logits(model, path)[:, hois]  # (S, H)
+    with _selection_of(model, x):
+        out = _logits(model, path)[:, hois]  # (S, H)
     grads = []
     for j in range(len(hois)):
         (g,) = torch.autograd.grad(out[:, j].sum(), path, retain_graph=j + 1 < len(hois))
@@ -80,7 +94,8 @@ def attributions(model: PastaR, x: Tensor, hois: list[int], steps: int = 64) -> 
 
 
 def explain(
-    model: PastaR, x: Tensor, top_hois: int = 5, top_features: int = 5, steps: int = 64, hois: list[int] | None = None
+    model: PastaR, x: Tensor, top_hois: int = 5, top_features: int = 5, steps: int = 64, hois: list[int] | None = None,
+    pasta_only: bool = False,
 ) -> list[HoiExplanation]:
     """Explain the ``top_hois`` highest-scoring HOIs (or the given ``hois``) for the flat input ``x``.
 
@@ -88,21 +103,25 @@ def explain(
         model: a PaSta-R reasoner with PaSta input.
         x: ``(D,)`` PaSta multi-hot/probabilities ‖ part flags ‖ object multi-hot, as :func:`feature_names`.
         top_features: contributions listed per HOI, largest absolute value first.
+        pasta_only: list part states only (part flags and objects still count in the totals).
     """
     names = feature_names(model)
     x = torch.as_tensor(x, dtype=torch.float32).reshape(-1)
     if x.numel() != len(names):
         raise HakeError(f"expected {len(names)} input features, got {x.numel()}")
     with torch.no_grad():
-        logits = _logits(model, torch.stack([x, torch.zeros_like(x)]))
-    chosen = hois if hois is not None else logits[0].topk(top_hois).indices.tolist()
+        logits = _logits(model, x[None])[0]
+        with _selection_of(model, x):
+            base = _logits(model, torch.zeros_like(x)[None])[0]
+    chosen = hois if hois is not None else logits.topk(top_hois).indices.tolist()
     attr = attributions(model, x, chosen, steps)
     v, out = load_vocab(), []
     for row, h in zip(attr, chosen):
-        order = row.abs().argsort(descending=True)[:top_features].tolist()
-        lx, l0 = float(logits[0, h]), float(logits[1, h])
+        ranked = row[: sum(model.in_spec.group_dims)] if pasta_only else row
+        order = ranked.abs().argsort(descending=True)[:top_features].tolist()
+        lx, l0 = float(logits[h]), float(base[h])
         out.append(HoiExplanation(
-            hoi=int(h), name=v.hoi_name(int(h)), probability=float(torch.sigmoid(logits[0, h])), logit=lx,
+            hoi=int(h), name=v.hoi_name(int(h)), probability=float(torch.sigmoid(logits[h])), logit=lx,
             baseline_logit=l0, completeness_gap=lx - l0 - float(row.sum()),
             contributions=[Contribution(names[j], j, float(x[j]), float(row[j])) for j in order if row[j] != 0],
         ))

@@ -1,7 +1,7 @@
 """Feature caching: run a frozen Activity2Vec once, train PaSta-R and fusion from disk many times.
 
 ``hake features extract`` writes, for every pair of an instance-level dataset, the RoI features
-(``roi`` (13, C): person, 10 parts, object, union, see :data:`hake.models.activity2vec.N_ROIS`),
+(``roi`` (13, C) float16: person, 10 parts, object, union, see :data:`hake.models.activity2vec.N_ROIS`),
 ``f_pasta`` (the six PaSta-R input groups, concatenated), ``p_pasta`` and the targets to
 safetensors shards::
 

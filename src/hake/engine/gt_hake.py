@@ -31,6 +31,8 @@ from hake.evaluation.matching import iou_plus_one
 from hake.vocab.core import load as load_vocab
 
 PAIR_IOU = 0.7
+#: The held-out rule in words (written into configs and benchmark reports).
+SPLIT_RULE = "held out iff int(sha1(image name)[:8], 16) % 5 == 0; samples without HOIs dropped"
 
 
 def is_heldout(name: str) -> bool:

@@ -42,6 +42,12 @@ def pos_weights(labels: torch.Tensor, cap: float) -> torch.Tensor:
     return torch.sqrt(neg / pos.clamp(min=1)).clamp(1.0, cap)
 
 
+def image_max(values: torch.Tensor, batch_index: torch.Tensor, n_images: int) -> torch.Tensor:
+    """(B, C) per-image maximum of (N, C) per-person values (multiple-instance pooling)."""
+    out = values.new_full((n_images, values.shape[1]), float("-inf"))
+    return out.scatter_reduce(0, batch_index[:, None].expand_as(values), values, "amax", include_self=True)
+
+
 def group_split(vectors: torch.Tensor, sizes: list[int]) -> list[torch.Tensor]:
     """Split (N, sum(sizes)) into the six group blocks."""
     return list(torch.split(vectors, sizes, dim=1))
@@ -84,8 +90,15 @@ class A2VModule(L.LightningModule):
             self.a2v.eval()
 
     def _a2v(self, batch: dict[str, Any]) -> Any:
-        return self.a2v(batch["images"], batch["boxes_h"], batch["boxes_o"], batch["part_boxes"],
-                        batch["batch_index"], batch["pose_maps"])
+        """Activity2Vec outputs; for image-level batches the logits are max-pooled over each image's persons."""
+        out = self.a2v(batch["images"], batch["boxes_h"], batch["boxes_o"], batch["part_boxes"],
+                       batch["batch_index"], batch["pose_maps"])
+        if batch.get("image_level"):
+            n = len(batch["images"])
+            out.pasta_logits = image_max(out.pasta_logits, batch["batch_index"], n)
+            out.verb_logits = image_max(out.verb_logits, batch["batch_index"], n)
+            out.p_pasta, out.p_verb = torch.sigmoid(out.pasta_logits), torch.sigmoid(out.verb_logits)
+        return out
 
     def reasoner_inputs(self, batch: dict[str, Any]) -> tuple[list[torch.Tensor], torch.Tensor]:
         """PaSta-R inputs: six group tensors and the (N, 80) object one-hot."""
@@ -139,6 +152,9 @@ class A2VModule(L.LightningModule):
                 _, m = multilabel_map(got[f"{name}_s"], got[f"{name}_y"])
                 self.log(f"val/{name}_mAP", m, prog_bar=True, sync_dist=True)
 
-    def configure_optimizers(self) -> torch.optim.Optimizer:
+    def configure_optimizers(self) -> Any:
+        """AdamW with a cosine learning-rate decay over ``train.epochs`` (stepped per epoch)."""
         params = [p for p in self.parameters() if p.requires_grad]
-        return torch.optim.AdamW(params, lr=self.cfg.train.lr, weight_decay=self.cfg.train.weight_decay)
+        opt = torch.optim.AdamW(params, lr=self.cfg.train.lr, weight_decay=self.cfg.train.weight_decay)
+        sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(1, self.cfg.train.epochs), eta_min=0.0)
+        return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "epoch"}}

@@ -78,6 +78,15 @@ def model_inputs(model: PastaR, data: GtHakeData, rows: np.ndarray | slice = sli
     return groups, obj, parts
 
 
+@torch.no_grad()
+def init_prior_bias(model: PastaR, hois: torch.Tensor, verbs: torch.Tensor) -> None:
+    """Start the head's biases at the log-odds of each class's training frequency (clamped to
+    [1e-4, 0.5]), so the first steps do not push the shared features to saturation to silence the
+    hundreds of absent classes."""
+    freq = torch.cat([hois.mean(dim=0), verbs.mean(dim=0)]).clamp(1e-4, 0.5)
+    model.head.bias.copy_(torch.log(freq) - torch.log1p(-freq))
+
+
 def _bce(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """BCE summed over classes, averaged over samples (a mean over 600 mostly-negative classes
     shrinks the gradients to the size of Adam's epsilon and stalls the recurrent and graph cores)."""
@@ -98,9 +107,12 @@ def fit(
     torch.manual_seed(cfg.seed)
     gen = torch.Generator().manual_seed(cfg.seed)
     info = D.current()
+    if info.world_size > 1:
+        torch.manual_seed(cfg.seed + info.rank)  # independent dropout masks per rank
     net = D.wrap_ddp(model, info)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     hois, verbs, pasta = (torch.from_numpy(a) for a in (data.hois, data.verbs, data.pasta))
+    init_prior_bias(model, hois, verbs)
     n = len(data)
     steps = (n + cfg.batch_size - 1) // cfg.batch_size
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=steps * cfg.epochs, pct_start=0.1)

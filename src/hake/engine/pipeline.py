@@ -23,6 +23,7 @@ import numpy as np
 
 from hake.engine.pairs import hoi_predictions, make_pairs, person_pasta, top_states
 from hake.errors import HakeError
+from hake.geometry import part_boxes
 from hake.models.interface import PastaModel
 from hake.perception.base import PERSON, Detector, PoseEstimator, check_image
 from hake.structures import DetectedObject, FrameResult, Person
@@ -52,11 +53,12 @@ class PipelineConfig:
         top_hois: HOIs reported per human-object pair.
         max_persons: at most this many persons per frame (highest scores).
         max_objects: at most this many objects per frame (highest scores).
-        object_merge_iou: of two objects of different classes whose boxes overlap at least this
-            much (IoU), only the higher-scored is kept (the detector suppresses per class only).
+        object_merge_iou: of two detections of different classes (persons included) whose boxes
+            overlap at least this much (IoU), only the higher-scored is kept (the detector
+            suppresses duplicates per class only).
     """
 
-    person_threshold: float = 0.4
+    person_threshold: float = 0.35
     object_threshold: float = 0.25
     hoi_threshold: float = 0.01
     top_states: int = 3
@@ -115,10 +117,10 @@ class Pipeline:
         cfg = self.config
         with self._stage("detect"):
             dets = self.detector.detect(image)
-            persons = [d for d in dets if d.label == PERSON and d.score >= cfg.person_threshold]
-            persons = sorted(persons, key=lambda d: -d.score)[: cfg.max_persons]
-            objects = [d for d in dets if d.label != PERSON and d.score >= cfg.object_threshold]
-            objects = merge_overlapping(objects, cfg.object_merge_iou)[: cfg.max_objects]
+            kept = [d for d in dets if d.score >= (cfg.person_threshold if d.label == PERSON else cfg.object_threshold)]
+            kept = merge_overlapping(kept, cfg.object_merge_iou)
+            persons = [d for d in kept if d.label == PERSON][: cfg.max_persons]
+            objects = [d for d in kept if d.label != PERSON][: cfg.max_objects]
         result = FrameResult(source=source, width=w, height=h, frame_index=frame_index, objects=objects)
         self.frames += 1
         if not persons:
@@ -126,10 +128,10 @@ class Pipeline:
         boxes = np.asarray([p.box for p in persons], np.float32)
         scores = np.asarray([p.score for p in persons], np.float32)
         with self._stage("pose"):
-            keypoints = np.asarray(self.pose.estimate(image, boxes), np.float32)
+            keypoints = np.array(self.pose.estimate(image, boxes), np.float32).reshape(len(persons), 17, 3)
+            np.clip(keypoints[..., 0], 0, w - 1, out=keypoints[..., 0])  # joints guessed off-frame
+            np.clip(keypoints[..., 1], 0, h - 1, out=keypoints[..., 1])
         with self._stage("part_boxes"):
-            from hake.geometry import part_boxes
-
             parts = np.asarray(part_boxes(keypoints, boxes, (w, h)), np.float32)
         with self._stage("pairs"):
             pairs = make_pairs(boxes, keypoints, parts, objects, (w, h), image)

@@ -92,7 +92,8 @@ def run_spatial_benchmark(gt: HicoDetGT, model: Any, hoi_counts: np.ndarray | No
         results[name] = _summary(evaluate_hicodet(gt, **rows))
     rule = ("identical GT boxes" if merge_iou >= 1 else
             f"GT entries with the same object and human/object IoU >= {merge_iou} merged")
-    return {"results": results, "pairs": rule, "num_images": len(gt), "num_pairs": len(pairs), "num_rows": int(len(rows["hoi"]))}
+    return {"results": results, "pairs": rule, "num_images": len(gt), "num_pairs": len(pairs),
+            "num_rows": int(len(rows["hoi"]))}
 
 
 def format_table(report: dict[str, Any]) -> str:

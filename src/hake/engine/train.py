@@ -19,23 +19,34 @@ import torch
 from torch.utils.data import DataLoader
 
 from hake.datasets.keypoint_cache import KeypointCache
-from hake.datasets.torch import Augment, EpochSampler, InstanceDataset, collate, pair_targets
+from hake.datasets.torch import Augment, EpochSampler, ImageLevelDataset, InstanceDataset, collate, pair_targets
 from hake.engine.a2v_config import A2VConfig
 from hake.engine.features import CachedFeatures, cached_collate
 from hake.engine.lightning_module import A2VModule, pos_weights
 from hake.engine.metrics import multilabel_map
 from hake.errors import HakeError
 from hake.models.a2v_predictor import build_reasoner, load_state, save_model
+from hake.vocab import load
 
 
-def build_datasets(cfg: A2VConfig) -> tuple[InstanceDataset, InstanceDataset | None]:
-    """Training and held-out :class:`InstanceDataset` of a config (held-out is None if absent)."""
+def build_datasets(cfg: A2VConfig) -> tuple[Any, Any]:
+    """Training and held-out datasets of a config (held-out is None if absent): :class:`InstanceDataset`,
+    or :class:`ImageLevelDataset` for ``data.level = image``."""
     root = Path(cfg.data.root)
     if not root.is_dir():
         raise HakeError(f"data folder not found: {root}")
     kp = KeypointCache(root / cfg.data.keypoints) if cfg.data.keypoints and (root / cfg.data.keypoints).is_file() \
         else None
     size = cfg.data.image_size or None
+    if cfg.data.level == "image":
+        if cfg.train.mode != "stage1":
+            raise HakeError("image-level data trains stage1; use hake.engine.gt_hake for image-level GT-HAKE")
+        images = root / cfg.data.image_dir
+        val_path = root / cfg.data.val
+        return (ImageLevelDataset(root / cfg.data.train, images, kp, size, cfg.model.n_verbs),
+                ImageLevelDataset(val_path, images, kp, size, cfg.model.n_verbs) if val_path.is_file() else None)
+    if cfg.data.level != "instance":
+        raise HakeError(f"unknown data.level {cfg.data.level!r}; use instance or image")
     common = {"image_root": root, "keypoints": kp, "image_size": size, "n_verbs": cfg.model.n_verbs,
               "only_with_pasta": cfg.data.only_with_pasta}
     train = InstanceDataset(root / cfg.data.train, augment=Augment() if cfg.data.augment else None,
@@ -50,6 +61,13 @@ def label_weights(ds: Any, cap: float) -> dict[str, torch.Tensor]:
     if isinstance(ds, CachedFeatures):
         d = ds.data
         out = {"pasta": d["pasta"][d["has_pasta"]], "verb": d["verb"], "hoi": d["hoi"]}
+    elif isinstance(ds, ImageLevelDataset):
+        hoi = torch.zeros(len(ds.records), 600)
+        for i, r in enumerate(ds.records):
+            hoi[i, torch.as_tensor(r.hois, dtype=torch.long)] = 1
+        verb = (hoi @ torch.from_numpy(load().hoi_to_verb_matrix)).clamp(max=1)
+        out = {"pasta": torch.stack([torch.as_tensor(r.pasta76, dtype=torch.float32) for r in ds.records]),
+               "verb": verb, "hoi": hoi}
     else:
         rows = [pair_targets(im.labels, 76, ds.n_verbs) for im in ds.images]
         out = {"pasta": torch.from_numpy(np.concatenate([r["pasta"][r["has_pasta"]] for r in rows])),
@@ -81,6 +99,8 @@ def build_module(cfg: A2VConfig, weights: dict[str, torch.Tensor]) -> A2VModule:
         raise HakeError(f"unknown mode {mode!r}; use stage1, stage2, transfer or gt_hake")
     if mode in ("stage2", "transfer") and not cfg.train.init:
         raise HakeError(f"mode {mode} needs train.init = a trained model.safetensors")
+    if cfg.train.target not in ("verb117", "hoi600"):
+        raise HakeError(f"unknown train.target {cfg.train.target!r}; use verb117 or hoi600")
     w = {"pasta": weights["pasta"], "verb": weights["verb"]}
     reasoner = None
     if mode != "stage1":
@@ -162,8 +182,9 @@ def train(cfg: A2VConfig, *, progress: bool = False, max_steps: int = -1) -> dic
     if vl is not None:
         metrics.update(evaluate(module, vl))
         metrics["val_images"] = len(val_ds)
-    (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n", encoding="utf-8")
-    (out / "config.json").write_text(json.dumps(cfg.to_dict(), indent=2) + "\n", encoding="utf-8")
-    save_model(out / "model.safetensors", module.a2v, module.reasoner, cfg)
+    if trainer.is_global_zero:  # every rank evaluated the whole held-out split; one writes
+        (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n", encoding="utf-8")
+        (out / "config.json").write_text(json.dumps(cfg.to_dict(), indent=2) + "\n", encoding="utf-8")
+        save_model(out / "model.safetensors", module.a2v, module.reasoner, cfg)
     metrics["loss_history"] = list(module.history)
     return metrics

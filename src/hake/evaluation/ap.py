@@ -151,7 +151,9 @@ def segment_voc11(tp: np.ndarray, counts: np.ndarray, npos: np.ndarray,
     prec = tp_cum / (fp_cum + tp_cum)
     if curves is not None:
         curves.append(PRCurves(rec, prec, counts))
-    ap = segment_voc11_points(rec, prec, counts)
+    tp = np.asarray(tp, bool)
+    seg = np.repeat(np.arange(len(counts)), counts)
+    ap = segment_voc11_points(rec[tp], prec[tp], np.bincount(seg[tp], minlength=len(counts)))
     recall = np.zeros(len(counts), dtype=np.float64)
     has = counts > 0
     recall[has] = rec[starts[has] + counts[has] - 1]

@@ -38,6 +38,18 @@ class HicoMode:
         out["n_classes"] = dict(self.n_classes)
         return out
 
+    @property
+    def few_1(self) -> float:
+        return self.few[1]
+
+    @property
+    def few_5(self) -> float:
+        return self.few[5]
+
+    @property
+    def few_10(self) -> float:
+        return self.few[10]
+
     def __getitem__(self, key: str) -> float:
         """``mode["few@5"]`` style access to the summary values."""
         if key == "mAP":
@@ -59,40 +71,51 @@ class HicoResult:
                 "options": dict(self.options)}
 
 
-def _fp_above(score: np.ndarray, pos: np.ndarray, neg: np.ndarray) -> np.ndarray:
-    """For each positive in rank order, the number of negatives ranked above it.
-
-    Rank: NaN scores first, then descending score, ties in image order (a stable sort). Each
-    negative is bucketed among the (few) sorted positives with a binary search, so no full sort
-    is needed; a class with a negative tied to a positive (or NaN next to +inf) is sorted exactly.
-    """
-    pidx = np.flatnonzero(pos)
-    if not len(pidx):
-        return np.zeros(0, np.int64)
-    nan = np.isnan(score)
-    has_nan = bool(nan.any())
-    w = np.where(nan, -np.inf, -score) if has_nan else -score
-    nidx = np.flatnonzero(neg)
-    wp = w[pidx]
-    o = np.lexsort((pidx, wp))
-    wp_s, wn = wp[o], w[nidx]
-    left = np.searchsorted(wp_s, wn, "left")
-    tied = (wp_s[np.minimum(left, len(wp_s) - 1)] == wn).any()
-    clash = has_nan and bool((np.isposinf(score) & (pos | neg)).any()) and bool((nan & (pos | neg)).any())
-    if not (tied or clash):
-        return np.cumsum(np.bincount(left, minlength=len(pidx) + 1))[:len(pidx)]
-    inc = np.flatnonzero(pos | neg)
-    order = inc[np.lexsort((inc, np.where(nan[inc], 0.0, -score[inc]), ~nan[inc]))]
-    is_pos = pos[order]
+def _fp_above_exact(score: np.ndarray, pidx: np.ndarray, nidx: np.ndarray) -> np.ndarray:
+    """Negatives ranked above each positive, by a full stable ranking (NaN first, then descending)."""
+    inc = np.sort(np.concatenate((pidx, nidx)))
+    nan = np.isnan(score[inc])
+    order = inc[np.lexsort((inc, np.where(nan, 0.0, -score[inc]), ~nan))]
+    is_pos = np.isin(order, pidx)
     return np.cumsum(~is_pos)[is_pos]
 
 
-def _class_ap(labels_t: np.ndarray, scores_t: np.ndarray, curves: list | None) -> tuple[np.ndarray, np.ndarray]:
-    """(C,) AP and positive counts from (C, N) labels (+1 / -1 / 0) and scores (one loop over classes)."""
-    positive = labels_t == 1
-    negative = labels_t == -1
-    npos = positive.sum(axis=1)
-    fp = [_fp_above(scores_t[c], positive[c], negative[c]) for c in range(len(labels_t))]
+def _fp_above(score: np.ndarray, pidx: np.ndarray, nidx: np.ndarray, known_n: np.ndarray) -> tuple:
+    """For each positive in rank order, the negatives ranked above it: (Default, Known-Object).
+
+    Rank: NaN scores first, then descending score, ties in image order (a stable sort). Each
+    negative is bucketed among the (few) sorted positives with a binary search, so no full sort
+    is needed. Known-Object puts the unknown negatives (``~known_n``) at -1e10, i.e. below every
+    positive scoring above -1e10. Ties between a negative and a positive, NaN next to +inf, or a
+    positive at or below -1e10 fall back to the exact ranking.
+    """
+    if not len(pidx):
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    sp, sn = score[pidx], score[nidx]
+    nan_p, nan_n = np.isnan(sp), np.isnan(sn)
+    has_nan = bool(nan_p.any() or nan_n.any())
+    wp = np.where(nan_p, -np.inf, -sp) if has_nan else -sp
+    wn = np.where(nan_n, -np.inf, -sn) if has_nan else -sn
+    o = np.lexsort((pidx, wp))
+    wp_s = wp[o]
+    left = np.searchsorted(wp_s, wn, "left")
+    tied = bool((wp_s[np.minimum(left, len(wp_s) - 1)] == wn).any())
+    clash = has_nan and bool(np.isposinf(sp).any() or np.isposinf(sn).any())
+    if tied or clash:
+        fp = _fp_above_exact(score, pidx, nidx)
+    else:
+        fp = np.cumsum(np.bincount(left, minlength=len(pidx) + 1))[:len(pidx)]
+    if known_n.all():
+        return fp, fp
+    if tied or clash or bool((sp <= KO_SCORE).any()):
+        ko_score = score.copy()
+        ko_score[nidx[~known_n]] = KO_SCORE
+        return fp, _fp_above_exact(ko_score, pidx, nidx)
+    return fp, np.cumsum(np.bincount(left[known_n], minlength=len(pidx) + 1))[:len(pidx)]
+
+
+def _points(fp: list[np.ndarray], npos: np.ndarray, curves: list | None) -> np.ndarray:
+    """11-point AP of every class from the false positives above each of its positives."""
     k = np.concatenate([np.arange(1, n + 1, dtype=np.float64) for n in npos]) if len(fp) else np.zeros(0)
     fp_all = np.concatenate(fp).astype(np.float64) if fp else np.zeros(0)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -100,7 +123,28 @@ def _class_ap(labels_t: np.ndarray, scores_t: np.ndarray, curves: list | None) -
     prec = k / (fp_all + k)
     if curves is not None:
         curves.append(PRCurves(rec, prec, npos))
-    return segment_voc11_points(rec, prec, npos), npos
+    return segment_voc11_points(rec, prec, npos)
+
+
+def _class_ap(positive: np.ndarray, negative: np.ndarray, scores: np.ndarray, known: np.ndarray,
+              curves: list | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(C,) Default AP, Known-Object AP and positive counts.
+
+    Args: (N, C) positive / negative masks (unknown counts as negative), scores and known-label mask.
+    """
+    n = scores.shape[0]
+    pos_t, neg_t = np.ascontiguousarray(positive.T), np.ascontiguousarray(negative.T)
+    npos, nneg = pos_t.sum(axis=1), neg_t.sum(axis=1)
+    p_split = np.split(np.flatnonzero(pos_t), np.cumsum(npos)[:-1])
+    n_split = np.split(np.flatnonzero(neg_t), np.cumsum(nneg)[:-1])
+    scores_t, known_t = np.ascontiguousarray(scores.T), np.ascontiguousarray(known.T)
+    both = []
+    for c in range(scores.shape[1]):
+        pidx, nidx = p_split[c] - c * n, n_split[c] - c * n
+        both.append(_fp_above(scores_t[c], pidx, nidx, known_t[c, nidx]))
+    ap = _points([b[0] for b in both], npos, curves)
+    ap_ko = _points([b[1] for b in both], npos, curves)
+    return ap, ap_ko, npos
 
 
 def _mode(ap: np.ndarray, npos: np.ndarray, train_pos_count: np.ndarray) -> HicoMode:
@@ -137,9 +181,7 @@ def evaluate_hico(labels: np.ndarray, scores: np.ndarray, train_pos_count: np.nd
         raise DataError(f"expected {NUM_HOIS} counts", field="train_pos_count")
     unknown = np.isnan(labels)
     curves: list | None = [] if keep_curves else None
-    lab_t = np.where(unknown, -1.0, labels).T
-    ap_def, npos = _class_ap(lab_t, np.ascontiguousarray(scores.T), curves)
-    ap_ko, _ = _class_ap(lab_t, np.where(unknown, KO_SCORE, scores).T.copy(), curves)
+    ap_def, ap_ko, npos = _class_ap(labels == 1, (labels == -1) | unknown, scores, ~unknown, curves)
     options = {"ap": "voc11", "unknown_label": -1, "ko_unknown_score": KO_SCORE, "nan_scores": "rank first",
                "mean_over": "classes with at least one positive test image", "num_images": int(len(labels))}
     return HicoResult(_mode(ap_def, npos, train_pos_count), _mode(ap_ko, npos, train_pos_count), options,

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from hake.datasets.hicodet import NUM_HOIS, HicoDetGT, check_detections
-from hake.evaluation.ap import segment_voc11
+from hake.evaluation.ap import segment_voc11, stable_argsort
 from hake.evaluation.matching import best_gt, expand_pairs, first_per_key, iou_plus_one
 
 MIN_OVERLAP = 0.5
@@ -95,9 +95,12 @@ def evaluate_hicodet(gt: HicoDetGT, image_index: np.ndarray, hoi: np.ndarray, bo
     d = check_detections(image_index, hoi, boxes_h, boxes_o, scores, len(gt), gt.source)
     n_img = max(len(gt), 1)
     # official order: per class, image order then row order, then a stable sort by -score
-    pos = np.empty(len(d.scores), dtype=np.int64)
-    pos[np.argsort(d.image_index, kind="stable")] = np.arange(len(d.scores))
-    order = np.lexsort((pos, -d.scores, d.hoi))
+    if len(d.image_index) and not np.all(d.image_index[1:] >= d.image_index[:-1]):
+        perm = np.argsort(d.image_index, kind="stable")
+        d.image_index, d.hoi, d.boxes_h, d.boxes_o, d.scores = (
+            d.image_index[perm], d.hoi[perm], d.boxes_h[perm], d.boxes_o[perm], d.scores[perm])
+    order = stable_argsort(d.scores, descending=True)
+    order = order[np.argsort(d.hoi[order].astype(np.int16), kind="stable")]
     img, cls = d.image_index[order], d.hoi[order]
     bh, bo = d.boxes_h[order] + 1, d.boxes_o[order] + 1
 

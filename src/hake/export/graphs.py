@@ -13,7 +13,8 @@ model object. PaSta-R and Activity2Vec are defined here; Spatial-PaSta in :mod:`
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,7 +30,7 @@ class Graph:
     """A model as an exportable module.
 
     Attributes:
-        module: ``forward(*inputs) -> tuple(outputs)``, in eval mode.
+        module: ``forward(*inputs) -> tuple(outputs)`` (run it in eval mode: :func:`eval_mode`).
         inputs: input names in ``forward`` order.
         outputs: output names in return order.
         dynamic_axes: per input/output name, axis -> symbolic name.
@@ -67,6 +68,18 @@ class Family:
 
 
 _FAMILIES: dict[str, Family] = {}
+
+
+@contextmanager
+def eval_mode(module: nn.Module) -> Iterator[nn.Module]:
+    """Put ``module`` (and its submodules) in eval mode, restoring every submodule's mode afterwards."""
+    modes = {m: m.training for m in module.modules()}
+    module.eval()
+    try:
+        yield module
+    finally:
+        for m, training in modes.items():
+            m.train(training)
 
 
 def register_family(family: Family) -> None:
@@ -113,7 +126,7 @@ class PastaRGraph(nn.Module):
 
     def __init__(self, model: nn.Module) -> None:
         super().__init__()
-        self.model = model.eval()
+        self.model = model
         self.dims = list(model.in_spec.group_dims)
         self.has_parts = bool(model.in_spec.n_parts)
         self.has_objects = bool(model.in_spec.n_objects)
@@ -173,8 +186,8 @@ class A2VGraph(nn.Module):
 
     def __init__(self, a2v: nn.Module, reasoner: nn.Module | None = None) -> None:
         super().__init__()
-        self.a2v = a2v.eval()
-        self.reasoner = reasoner.eval() if reasoner is not None else None
+        self.a2v = a2v
+        self.reasoner = reasoner
 
     def forward(self, images: torch.Tensor, boxes_h: torch.Tensor, boxes_o: torch.Tensor, part_boxes: torch.Tensor,
                 batch_index: torch.Tensor, pose_maps: torch.Tensor, *objects: torch.Tensor) -> tuple[torch.Tensor, ...]:

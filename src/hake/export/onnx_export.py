@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from hake.errors import DataError, HakeError
-from hake.export.graphs import Family, families, family, family_of
+from hake.export.graphs import Family, eval_mode, families, family, family_of
 
 #: ONNX opset of the exported graphs (RoIAlign with ``aligned`` needs >= 16).
 OPSET = 17
@@ -44,9 +44,10 @@ def load_source(source: str) -> tuple[Any, Family]:
     if kind == "file":
         return load_weights(Path(ref))
     name = ref if kind == "zoo" else source
-    from hake.engine.pipeline import load_pasta_model
+    from hake.models.zoo import create_model
 
-    model = load_pasta_model(name)  # imports the model module so its zoo loader is registered
+    families()  # imports every exportable model module, which registers its zoo loader
+    model = create_model(name)
     return model, family_of(model)
 
 
@@ -89,7 +90,8 @@ def export_onnx(model: Any, out: Path, source: str = "", opset: int = OPSET) -> 
     graph = fam.graph(model)
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    with torch.no_grad(), warnings.catch_warnings():
+    # eval mode for the export; the caller's model is left in the mode it had
+    with eval_mode(graph.module), torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter("ignore")  # tracer warnings about shape checks evaluated once
         torch.onnx.export(
             graph.module, graph.example, str(out), dynamo=False, input_names=graph.inputs,
@@ -169,7 +171,7 @@ def run_session(sess: Any, info: OnnxInfo, inputs: dict[str, np.ndarray]) -> dic
 def run_torch(model: Any, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     """Run the PyTorch graph of ``model`` on the same named inputs (the reference of ``check``)."""
     graph = family_of(model).graph(model)
-    with torch.no_grad():
+    with eval_mode(graph.module), torch.no_grad():
         res = graph.module(*[torch.from_numpy(np.ascontiguousarray(inputs[n])) for n in graph.inputs])
     return {n: r.detach().cpu().numpy() for n, r in zip(graph.outputs, res)}
 

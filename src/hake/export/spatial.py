@@ -29,7 +29,7 @@ class SpatialGraph(nn.Module):
 
     def __init__(self, model: SpatialPasta) -> None:
         super().__init__()
-        self.model = model.eval()
+        self.model = model
 
     def forward(self, layout: torch.Tensor, maps: torch.Tensor, obj: torch.Tensor) -> tuple[torch.Tensor, ...]:
         out = self.model(layout, maps, obj)

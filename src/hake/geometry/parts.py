@@ -105,6 +105,9 @@ def mpii16(keypoints: np.ndarray) -> np.ndarray:
 
 def rule(keypoints: Any, person_boxes: Any, image_size: tuple[int, int], ops: _Ops) -> Any:
     """The HAKE rule (module doc) on arrays/tensors; returns (N, 10, 4) in the input's dtype."""
+    w, h = image_size
+    if w < 1 or h < 1:
+        raise DataError(f"image size (W, H) must be positive, got {image_size}", field="image_size")
     joints = ops.const(COCO_TO_MPII) @ keypoints  # (N, 16, 3)
     xy, score = joints[..., :2], joints[..., 2]
 
@@ -123,7 +126,6 @@ def rule(keypoints: Any, person_boxes: Any, image_size: tuple[int, int], ops: _O
     squares = ops.stack([centre[..., 0] - half, centre[..., 1] - half,
                          centre[..., 0] + half, centre[..., 1] + half], -1)
     boxes = ops.where(usable[..., None], squares, person_boxes[:, None, :])
-    w, h = image_size
     hi = ops.const(np.array([w - 1, h - 1, w - 1, h - 1], np.float64))
     return ops.minimum(ops.maximum(boxes, ops.const(np.zeros(4))), hi)
 

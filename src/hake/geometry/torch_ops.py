@@ -9,7 +9,7 @@ from hake.geometry.parts import _Ops, check_inputs, rule
 
 
 def part_boxes_torch(keypoints: torch.Tensor, person_boxes: torch.Tensor, image_size: tuple[int, int]) -> torch.Tensor:
-    """:func:`hake.geometry.part_boxes` on tensors (any device, differentiable in the coordinates).
+    """:func:`hake.geometry.part_boxes` on tensors (any device).
 
     Args:
         keypoints: (N, 17, 3) COCO-17 (x, y, score), pixels.

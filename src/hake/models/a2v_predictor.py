@@ -73,7 +73,8 @@ def save_model(path: str | Path, a2v: Activity2Vec, reasoner: Reasoner | None, c
     meta = {"format": FORMAT, "spec": a2v.spec.to_json()}
     if reasoner is not None:
         tensors.update({f"reasoner.{k}": v.detach().cpu().contiguous() for k, v in reasoner.state_dict().items()})
-        target = getattr(getattr(cfg, "train", None), "target", "verb117")
+        default = "hoi600" if reasoner.n_out == len(load().hois) else "verb117"
+        target = getattr(getattr(cfg, "train", None), "target", default)
         meta["reasoner"] = json.dumps({**reasoner.meta(), "target": target})
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     save_file(tensors, str(path), metadata=meta)

@@ -205,13 +205,6 @@ class Activity2Vec(nn.Module):
         per_group, person = self.instance_features(fmap, boxes_h, boxes_o, part_boxes, batch_index, pose_maps)
         return self.heads_forward(per_group, person)
 
-    def a2v_parameters(self) -> list[nn.Parameter]:
-        """Backbone, neck, pose stream and PaSta heads: what stays frozen in stage 2 and transfer."""
-        mods: list[Any] = [self.backbone, self.neck, self.heads, self.state_fcs]
-        if self.pose_stream is not None:
-            mods.append(self.pose_stream)
-        return [p for m in mods for p in m.parameters()]
-
 
 def load_activity2vec(weights: str | Any) -> Any:
     """A :class:`~hake.models.a2v_predictor.A2VPredictor` (a ``PastaModel``) from a trained weight file."""

@@ -193,11 +193,14 @@ def split_groups(x: Tensor, space: str = "pasta76") -> list[Tensor]:
     return [x[:, s] for s in slices.values()]
 
 
-def save_pasta_r(model: PastaR, path: str | Path, extra: dict[str, str] | None = None) -> None:
-    """Write the weights as safetensors with the config (JSON) in the metadata key ``config``."""
+def save_pasta_r(model: PastaR, path: str | Path, info: dict[str, Any] | None = None) -> None:
+    """Write the weights as safetensors with the config (JSON, plus ``info`` under the key "info") in
+    the only metadata key, ``config`` (one key keeps the file bytes reproducible: the header's
+    metadata map has no fixed order)."""
     from safetensors.torch import save_file
 
-    meta = {"config": json.dumps(model.config_dict(), sort_keys=True), "format": "pt", **(extra or {})}
+    cfg = model.config_dict() if info is None else {**model.config_dict(), "info": info}
+    meta = {"config": json.dumps(cfg, sort_keys=True)}
     state = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     save_file(state, str(path), metadata=meta)

@@ -9,6 +9,9 @@ logits (only the Tree has any).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import torch
 from torch import Tensor, nn
 
@@ -72,6 +75,17 @@ class GCNCore(nn.Module):
         self.gate = nn.Linear(hidden, 1)
         self.msg = nn.Linear(2 * hidden, hidden)
         self.out_dim = len(group_dims) * hidden + ctx_dim
+        self.forced: Tensor | None = None
+
+    @contextmanager
+    def fixed_selection(self, idx: Tensor) -> Iterator[None]:
+        """Use the groups ``idx`` ``(k,)`` for every sample inside the block (keeps the function
+        continuous along an integrated-gradients path)."""
+        self.forced = idx
+        try:
+            yield
+        finally:
+            self.forced = None
 
     def nodes_and_attention(self, groups: list[Tensor]) -> tuple[Tensor, Tensor]:
         """Node features ``(B, 6, hidden)`` and attention logits ``(B, 6)``."""
@@ -86,7 +100,10 @@ class GCNCore(nn.Module):
     def forward(self, groups: list[Tensor], ctx: Tensor) -> tuple[Tensor, Aux]:
         nodes, att = self.nodes_and_attention(groups)
         b, g, h = nodes.shape
-        idx = att.topk(self.top_k, dim=1).indices.sort(dim=1).values  # (B, k)
+        if self.forced is None:
+            idx = att.topk(self.top_k, dim=1).indices.sort(dim=1).values  # (B, k)
+        else:
+            idx = self.forced.reshape(1, -1).expand(b, -1)
         sel = nodes.gather(1, idx[..., None].expand(-1, -1, h)) * torch.sigmoid(att.gather(1, idx))[..., None]
         k = self.top_k
         ni = sel[:, :, None, :].expand(b, k, k, h)

@@ -9,8 +9,8 @@ per part group; each group's PaSta probabilities ‖ group feature feed a
 and 117 verb logits. :meth:`SpatialPasta.predict` implements :class:`~hake.models.interface.PastaModel`.
 
 Weights are safetensors: the state dict (including the layout normalisation and the training
-HOI counts used by the ``object_prior`` baseline) with the config as JSON in the metadata key
-``config``. The zoo builds ``spatial_pasta.*`` names with :func:`load_spatial_pasta`.
+HOI counts used by the ``object_prior`` baseline) with the config (and how the file was made) as JSON in the
+metadata key ``hake``. The zoo builds ``spatial_pasta.*`` names with :func:`load_spatial_pasta`.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from hake.errors import DataError
+from hake.errors import DataError, HakeError
 from hake.models import zoo
 from hake.models.interface import PairBatch, PastaOutput
 from hake.models.layout import LAYOUT_DIM, pair_layout
@@ -41,7 +41,7 @@ class SpatialConfig:
     """Widths of Spatial-PaSta.
 
     Attributes:
-        map_size: side of the interaction map in cells.
+        map_size: side of the interaction map in cells (a multiple of 32; the CNN pools it to 32×32).
         obj_dim: width of the object embedding (81 rows: 80 objects + "no object").
         hidden: width of the trunk.
         group_dim: width of the per-group feature appended to each group's PaSta probabilities.
@@ -64,6 +64,8 @@ class SpatialPasta(nn.Module):
     def __init__(self, config: SpatialConfig | None = None) -> None:
         super().__init__()
         c = self.config = config or SpatialConfig()
+        if c.map_size < 32 or c.map_size % 32:
+            raise HakeError(f"map_size must be a positive multiple of 32, got {c.map_size}")
         vocab = load_vocab()
         self.group_sizes = vocab.group_sizes("pasta76")
         self.map_cnn = nn.Sequential(  # 2×64×64 → 2×32×32 (box fractions) → 8×16×16 → 16×8×8 → 128
@@ -127,9 +129,13 @@ class SpatialPasta(nn.Module):
         if n == 0:
             return PastaOutput(np.zeros((0, 76), np.float32), np.zeros((0, 600), np.float32),
                                np.zeros((0, 117), np.float32))
-        objects = np.asarray(batch.object_labels, np.int64).reshape(n)
-        if objects.max() >= N_OBJECTS or objects.min() < -1:
-            raise DataError("object label outside -1..79", field="object_labels")
+        for name in ("boxes_h", "boxes_o"):
+            boxes = np.asarray(getattr(batch, name))
+            if boxes.shape != (n, 4) or not np.isfinite(boxes).all():
+                raise DataError(f"expected ({n}, 4) finite boxes, got shape {boxes.shape}", field=name)
+        objects = np.asarray(batch.object_labels, np.int64)
+        if objects.shape != (n,) or objects.max() >= N_OBJECTS or objects.min() < -1:
+            raise DataError(f"expected {n} object labels in -1..79", field="object_labels")
         was_training = self.training
         self.eval()
         out = self(*self.inputs(batch.boxes_h, batch.boxes_o, batch.image_size, objects))
@@ -145,10 +151,11 @@ class SpatialPasta(nn.Module):
 
 
 def save_spatial_pasta(model: SpatialPasta, path: str | Path, extra: dict[str, str] | None = None) -> None:
-    """Write the state dict as safetensors with the config (JSON) in the metadata key ``config``."""
+    """Write the state dict as safetensors; the metadata has the single key ``hake``: JSON of
+    ``{"config": ..., **extra}`` (one key, so the file's bytes do not depend on hash order)."""
     from safetensors.torch import save_file
 
-    meta = {"config": json.dumps(asdict(model.config), sort_keys=True), "format": "pt", **(extra or {})}
+    meta = {"hake": json.dumps({"config": asdict(model.config), **(extra or {})}, sort_keys=True)}
     state = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     save_file(state, str(path), metadata=meta)
@@ -167,9 +174,9 @@ def load_spatial_pasta(path: str | Path) -> SpatialPasta:
     except (OSError, ValueError, RuntimeError, SafetensorError) as err:
         raise DataError(f"not a readable safetensors file: {err}", file=path) from None
     try:
-        model = SpatialPasta(SpatialConfig(**json.loads(meta["config"])))
+        model = SpatialPasta(SpatialConfig(**json.loads(meta["hake"])["config"]))
     except (KeyError, TypeError, ValueError) as err:
-        raise DataError(f"bad Spatial-PaSta config: {err}", file=path, field="config") from None
+        raise DataError(f"bad Spatial-PaSta config: {err}", file=path, field="hake") from None
     try:
         model.load_state_dict(state)
     except RuntimeError as err:

@@ -1,10 +1,12 @@
 """NanoDet-m (COCO-80) person and object detector run by onnxruntime.
 
-The graph takes a 1x3x416x416 float32 RGB image scaled to [0, 1] (the photo is stretched to
-416x416) and returns, for each of the strides 8, 16 and 32, a class-score map (n*n, 80) and a box
-regression map (n*n, 44): 4 sides x 11 bins whose softmax-weighted bin index times the stride is
-the distance from the cell centre to that side (Generalized Focal Loss). Boxes are kept per class
-with non-maximum suppression and labelled with HICO object ids via ``vocab.coco80_to_hico``.
+The graph takes a 1x3x416x416 float32 RGB image scaled to [0, 1]. The photo is scaled to fit with
+its aspect ratio kept and centred on black (on the sample photos this finds the ball and the
+players with higher scores than stretching it to the square). For each of the strides 8, 16 and 32
+the graph returns a class-score map (n*n, 80) and a box regression map (n*n, 44): 4 sides x 11 bins
+whose softmax-weighted bin index times the stride is the distance from the cell centre to that side
+(Generalized Focal Loss). Boxes are kept per class with non-maximum suppression and labelled with
+HICO object ids via ``vocab.coco80_to_hico``.
 """
 
 from __future__ import annotations
@@ -61,13 +63,26 @@ class NanoDet:
         self._to_hico = vocab.coco80_to_hico
         self._names = vocab.objects
 
+    def letterbox(self, image: np.ndarray) -> tuple[np.ndarray, float, float, float]:
+        """The 1x3x416x416 float32 model input: the photo scaled to fit (aspect kept), centred on black.
+
+        Returns the input, the scale and the x and y offsets of the photo in the 416x416 square.
+        """
+        h, w = image.shape[:2]
+        scale = INPUT_SIZE / max(h, w)
+        nw, nh = max(1, round(w * scale)), max(1, round(h * scale))
+        ox, oy = (INPUT_SIZE - nw) // 2, (INPUT_SIZE - nh) // 2
+        canvas = np.zeros((INPUT_SIZE, INPUT_SIZE, 3), np.float32)
+        canvas[oy:oy + nh, ox:ox + nw] = cv2.resize(image, (nw, nh), interpolation=cv2.INTER_LINEAR)
+        x = (canvas * (1.0 / 255.0)).transpose(2, 0, 1)[None]
+        return np.ascontiguousarray(x), scale, float(ox), float(oy)
+
     def raw(self, image: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Candidates before NMS: boxes (M, 4) pixels, scores (M,), COCO-80 class ids (M,)."""
         image = check_image(image)
         h, w = image.shape[:2]
-        x = cv2.resize(image, (INPUT_SIZE, INPUT_SIZE), interpolation=cv2.INTER_LINEAR)
-        x = (x.astype(np.float32) / 255.0).transpose(2, 0, 1)[None]
-        outputs = self.model(np.ascontiguousarray(x))
+        x, scale, ox, oy = self.letterbox(image)
+        outputs = self.model(x)
         by_shape = {o.shape[1:]: o[0] for o in outputs}
         boxes, scores, classes = [], [], []
         for stride in STRIDES:
@@ -85,9 +100,8 @@ class NanoDet:
             classes.append(cls)
         if not boxes:
             return np.zeros((0, 4), np.float32), np.zeros(0, np.float32), np.zeros(0, np.int64)
-        b = np.concatenate(boxes).astype(np.float32)
-        b *= np.array([w, h, w, h], np.float32) / INPUT_SIZE
-        np.clip(b, 0, [w - 1, h - 1, w - 1, h - 1], out=b)
+        b = (np.concatenate(boxes) - np.array([ox, oy, ox, oy], np.float32)) / scale
+        b = np.clip(b.astype(np.float32), 0, np.array([w - 1, h - 1, w - 1, h - 1], np.float32))
         return b, np.concatenate(scores).astype(np.float32), np.concatenate(classes).astype(np.int64)
 
     def detect(self, image: np.ndarray) -> list[DetectedObject]:

@@ -90,12 +90,14 @@ def panel_lines(result: FrameResult, top_activities: int = 3, min_prob: float = 
         if not shown:
             lines.append(("  parts: no interaction", i, False))
         acts = [h for h in result.hois if h.person == i and load_vocab().hoi_verb[h.hoi] != NO_INTERACTION_VERB]
-        acts = sorted(acts, key=lambda h: -h.score)[:top_activities]
+        names: dict[str, float] = {}  # one line per activity name (two balls: one "kick sports ball")
+        for h in sorted(acts, key=lambda h: -h.score):
+            names.setdefault(f"{h.verb} {h.object}".replace("_", " "), h.score)
+        acts = list(names.items())[:top_activities]
         if not acts:
             lines.append(("  doing: -", i, False))
-        for k, h in enumerate(acts):
-            name = f"{h.verb} {h.object}".replace("_", " ")
-            lines.append((f"  {'doing:' if k == 0 else '      '} {name} {h.score:.2f}", i, False))
+        for k, (name, score) in enumerate(acts):
+            lines.append((f"  {'doing:' if k == 0 else '      '} {name} {score:.2f}", i, False))
     if not result.persons:
         lines.append(("no person found", -1, True))
     return lines

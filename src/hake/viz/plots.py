@@ -61,7 +61,7 @@ def plot_pr_curves(names: Sequence[str], ap: np.ndarray, curve: Callable[[int], 
             rec, prec = curve(int(i))
             if len(rec):
                 ax.plot(np.asarray(rec, np.float64), np.asarray(prec, np.float64), lw=1.2,
-                        label=f"{names[i]} ({ap[i]:.3f})")
+                        marker="o" if len(rec) < 30 else None, ms=3, label=f"{names[i]} ({ap[i]:.3f})")
         ax.set_xlim(0, 1)
         ax.set_ylim(0, 1.02)
         ax.set_xlabel("recall")
