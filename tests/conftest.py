@@ -44,3 +44,16 @@ def hake_instance_level() -> Path:
 @pytest.fixture
 def hicodet_test_gt() -> Path:
     return shared_file("hicodet", "instances_test2015.json")
+
+
+def write_tar_gz(path: Path, members: dict[str, bytes]) -> Path:
+    """Write a ``.tar.gz`` holding ``members`` (name -> bytes) at ``path``; names are not checked."""
+    import io
+    import tarfile
+
+    with tarfile.open(path, "w:gz") as tar:
+        for name, data in members.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return path

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import io
 import json
-import tarfile
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from conftest import FIXTURES, shared_file
+from conftest import FIXTURES, shared_file, write_tar_gz
 from hake.datasets.hake_json import (
     NO_INTERACTION_STATES,
     load_image_level,
@@ -27,13 +25,6 @@ IMAGE = FIXTURES / "hake" / "image_level_excerpt.json"
 FIRST = "HICO_train2015_00000001.jpg"
 
 
-def write_tar_gz(path: Path, members: dict[str, bytes]) -> Path:
-    with tarfile.open(path, "w:gz") as tar:
-        for name, data in members.items():
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            tar.addfile(info, io.BytesIO(data))
-    return path
 
 
 def test_image_level_excerpt_records() -> None:

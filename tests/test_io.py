@@ -2,25 +2,15 @@
 
 from __future__ import annotations
 
-import io
 import pickle
-import tarfile
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from conftest import write_tar_gz
 from hake.datasets.io import read_json, read_json_any, read_json_from_tar, restricted_unpickle, safe_member_name
 from hake.errors import DataError
-
-
-def write_tar(path: Path, members: dict[str, bytes]) -> Path:
-    with tarfile.open(path, "w:gz") as tar:
-        for name, data in members.items():
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            tar.addfile(info, io.BytesIO(data))
-    return path
 
 
 def test_read_json_names_the_file_on_every_failure(tmp_path: Path) -> None:
@@ -37,17 +27,17 @@ def test_read_json_names_the_file_on_every_failure(tmp_path: Path) -> None:
 
 
 def test_tar_members_are_read_in_memory_and_checked(tmp_path: Path) -> None:
-    tgz = write_tar(tmp_path / "a.tar.gz", {"dir/x.json": b'{"k": 1}', "dir/notes.txt": b"hi"})
+    tgz = write_tar_gz(tmp_path / "a.tar.gz", {"dir/x.json": b'{"k": 1}', "dir/notes.txt": b"hi"})
     assert read_json_from_tar(tgz) == {"dir/x.json": {"k": 1}}
     assert read_json_any(tgz) == {"k": 1}
     assert not (tmp_path / "dir").exists()  # nothing was extracted
-    two = write_tar(tmp_path / "b.tar.gz", {"x.json": b"1", "y.json": b"2"})
+    two = write_tar_gz(tmp_path / "b.tar.gz", {"x.json": b"1", "y.json": b"2"})
     with pytest.raises(DataError, match="expected one JSON member"):
         read_json_any(two)
-    none = write_tar(tmp_path / "c.tar.gz", {"x.txt": b"1"})
+    none = write_tar_gz(tmp_path / "c.tar.gz", {"x.txt": b"1"})
     with pytest.raises(DataError, match="no .json member"):
         read_json_any(none)
-    member_error = write_tar(tmp_path / "d.tar.gz", {"x.json": b"{"})
+    member_error = write_tar_gz(tmp_path / "d.tar.gz", {"x.json": b"{"})
     with pytest.raises(DataError, match="invalid JSON") as err:
         read_json_any(member_error)
     assert err.value.file == f"{member_error}:x.json"

@@ -22,6 +22,7 @@ from hake.engine.metrics import multilabel_map
 from hake.errors import DataError
 from hake.models.fusion import LateFusion
 from hake.models.pair_streams import STREAMS, PairStreams
+from hake.models.weights_io import load_into, read_weights, save_weights
 from hake.vocab import load
 
 
@@ -91,25 +92,17 @@ def train_streams(train: CachedFeatures, val: CachedFeatures, *, target: str = "
 
 def save_streams(path: str | Path, result: StreamResult) -> None:
     """Write the stream weights with the fitted fusion (metadata ``fusion``) to one safetensors file."""
-    from safetensors.torch import save_file
-
     meta = {"format": "hake-pair-streams-v1", "fusion": json.dumps(result.fusion.to_dict()),
             "streams": json.dumps({"names": list(result.streams.streams), "channels": result.streams.channels,
                                    "n_out": result.streams.n_out})}
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    save_file({k: v.contiguous() for k, v in result.streams.state_dict().items()}, str(path), metadata=meta)
+    save_weights(path, result.streams.state_dict(), meta)
 
 
 def load_streams(path: str | Path) -> tuple[PairStreams, LateFusion]:
     """The streams and their fusion from a file written by :func:`save_streams`."""
-    from safetensors import safe_open
-
-    with safe_open(str(path), framework="pt") as fh:
-        meta = fh.metadata() or {}
-        state = {k: fh.get_tensor(k) for k in fh.keys()}
+    state, meta = read_weights(path)
     if meta.get("format") != "hake-pair-streams-v1":
         raise DataError("not a pair-streams file", file=path, field="format")
     cfg = json.loads(meta["streams"])
     model = PairStreams(cfg["channels"], cfg["n_out"], streams=tuple(cfg["names"]))
-    model.load_state_dict(state)
-    return model.eval(), LateFusion.from_dict(json.loads(meta["fusion"]))
+    return load_into(model, state, path), LateFusion.from_dict(json.loads(meta["fusion"]))

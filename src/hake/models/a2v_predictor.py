@@ -20,6 +20,7 @@ from torch import nn
 from hake.errors import HakeError
 from hake.models.activity2vec import A2VSpec, Activity2Vec
 from hake.models.interface import PairBatch, PastaOutput
+from hake.models.weights_io import read_weights, save_weights
 from hake.vocab import load
 
 FORMAT = "hake-a2v-v1"
@@ -67,32 +68,19 @@ def build_reasoner(cfg: Any, gt: bool, n_out: int) -> Reasoner:
 
 def save_model(path: str | Path, a2v: Activity2Vec, reasoner: Reasoner | None, cfg: Any | None = None) -> None:
     """Write Activity2Vec (+ PaSta-R) weights and their architecture to one safetensors file."""
-    from safetensors.torch import save_file
-
-    tensors = {f"a2v.{k}": v.detach().cpu().contiguous() for k, v in a2v.state_dict().items()}
+    tensors = {f"a2v.{k}": v for k, v in a2v.state_dict().items()}
     meta = {"format": FORMAT, "spec": a2v.spec.to_json()}
     if reasoner is not None:
-        tensors.update({f"reasoner.{k}": v.detach().cpu().contiguous() for k, v in reasoner.state_dict().items()})
+        tensors.update({f"reasoner.{k}": v for k, v in reasoner.state_dict().items()})
         default = "hoi600" if reasoner.n_out == len(load().hois) else "verb117"
         target = getattr(getattr(cfg, "train", None), "target", default)
         meta["reasoner"] = json.dumps({**reasoner.meta(), "target": target})
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    save_file(tensors, str(path), metadata=meta)
+    save_weights(path, tensors, meta)
 
 
 def load_state(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor], dict[str, str]]:
     """(Activity2Vec state, PaSta-R state (maybe empty), metadata) of a weight file."""
-    from safetensors import safe_open
-
-    path = Path(path)
-    if not path.is_file():
-        raise HakeError(f"weight file not found: {path}")
-    try:
-        with safe_open(str(path), framework="pt") as fh:
-            meta = dict(fh.metadata() or {})
-            tensors = {k: fh.get_tensor(k) for k in fh.keys()}
-    except Exception as err:  # safetensors raises its own error types for corrupt headers
-        raise HakeError(f"{path}: not a readable safetensors file ({err})") from None
+    tensors, meta = read_weights(path)
     if meta.get("format") != FORMAT:
         raise HakeError(f"{path}: not an Activity2Vec weight file (metadata format != {FORMAT})")
     a2v = {k[4:]: v for k, v in tensors.items() if k.startswith("a2v.")}

@@ -25,6 +25,7 @@ from torch.nn import functional as F
 from hake.errors import DataError, HakeError
 from hake.models import zoo
 from hake.models.reasoners import DEFAULT_HIDDEN, KINDS, TREE, build_core
+from hake.models.weights_io import load_into, read_weights, save_weights
 from hake.vocab.core import GROUPS
 from hake.vocab.core import load as load_vocab
 
@@ -197,38 +198,20 @@ def save_pasta_r(model: PastaR, path: str | Path, info: dict[str, Any] | None = 
     """Write the weights as safetensors with the config (JSON, plus ``info`` under the key "info") in
     the only metadata key, ``config`` (one key keeps the file bytes reproducible: the header's
     metadata map has no fixed order)."""
-    from safetensors.torch import save_file
-
     cfg = model.config_dict() if info is None else {**model.config_dict(), "info": info}
-    meta = {"config": json.dumps(cfg, sort_keys=True)}
-    state = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    save_file(state, str(path), metadata=meta)
+    save_weights(path, model.state_dict(), {"config": json.dumps(cfg, sort_keys=True)})
 
 
 def load_pasta_r(path: str | Path) -> PastaR:
     """Rebuild a :class:`PastaR` from a file written by :func:`save_pasta_r` (in eval mode)."""
-    from safetensors import SafetensorError, safe_open
-    from safetensors.torch import load_file
-
-    path = Path(path)
-    try:
-        with safe_open(str(path), framework="pt") as fh:
-            meta = fh.metadata() or {}
-        state = load_file(str(path))
-    except (OSError, ValueError, RuntimeError, SafetensorError) as err:
-        raise DataError(f"not a readable safetensors file: {err}", file=path) from None
+    state, meta = read_weights(path)
     if "config" not in meta:
         raise DataError("no PaSta-R config in the metadata", file=path, field="config")
     try:
         model = PastaR.from_config(json.loads(meta["config"]))
     except (KeyError, TypeError, ValueError, json.JSONDecodeError) as err:
         raise DataError(f"bad PaSta-R config: {err}", file=path, field="config") from None
-    try:
-        model.load_state_dict(state)
-    except RuntimeError as err:
-        raise DataError(f"weights do not fit the config: {err}", file=path) from None
-    return model.eval()
+    return load_into(model, state, path)
 
 
 zoo.register_loader("pasta_r", lambda path, entry: load_pasta_r(path))

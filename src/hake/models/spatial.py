@@ -29,6 +29,7 @@ from hake.models.interface import PairBatch, PastaOutput
 from hake.models.layout import LAYOUT_DIM, pair_layout
 from hake.models.pair_streams import interaction_maps
 from hake.models.pasta_r import InSpec, PastaR, split_groups
+from hake.models.weights_io import load_into, read_weights, save_weights
 from hake.vocab.core import load as load_vocab
 
 __all__ = ["SpatialConfig", "SpatialPasta", "save_spatial_pasta", "load_spatial_pasta"]
@@ -153,35 +154,18 @@ class SpatialPasta(nn.Module):
 def save_spatial_pasta(model: SpatialPasta, path: str | Path, extra: dict[str, str] | None = None) -> None:
     """Write the state dict as safetensors; the metadata has the single key ``hake``: JSON of
     ``{"config": ..., **extra}`` (one key, so the file's bytes do not depend on hash order)."""
-    from safetensors.torch import save_file
-
     meta = {"hake": json.dumps({"config": asdict(model.config), **(extra or {})}, sort_keys=True)}
-    state = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    save_file(state, str(path), metadata=meta)
+    save_weights(path, model.state_dict(), meta)
 
 
 def load_spatial_pasta(path: str | Path) -> SpatialPasta:
     """Rebuild a :class:`SpatialPasta` written by :func:`save_spatial_pasta` (eval mode, CPU)."""
-    from safetensors import SafetensorError, safe_open
-    from safetensors.torch import load_file
-
-    path = Path(path)
-    try:
-        with safe_open(str(path), framework="pt") as fh:
-            meta = fh.metadata() or {}
-        state = load_file(str(path))
-    except (OSError, ValueError, RuntimeError, SafetensorError) as err:
-        raise DataError(f"not a readable safetensors file: {err}", file=path) from None
+    state, meta = read_weights(path)
     try:
         model = SpatialPasta(SpatialConfig(**json.loads(meta["hake"])["config"]))
     except (KeyError, TypeError, ValueError) as err:
         raise DataError(f"bad Spatial-PaSta config: {err}", file=path, field="hake") from None
-    try:
-        model.load_state_dict(state)
-    except RuntimeError as err:
-        raise DataError(f"weights do not fit the config: {err}", file=path) from None
-    return model.eval()
+    return load_into(model, state, path)
 
 
 zoo.register_loader("spatial_pasta", lambda path, entry: load_spatial_pasta(path))
