@@ -26,6 +26,14 @@ from typing import Any
 from hake.errors import HakeError
 
 _LOADERS: dict[str, Callable[[Path, dict[str, Any]], Any]] = {}
+#: Which module registers the loader of each model family (the prefix of a zoo name).
+_FAMILY_MODULES = {
+    "pasta_r": "hake.models.pasta_r",
+    "spatial_pasta": "hake.models.spatial",
+    "activity2vec": "hake.models.activity2vec",
+    "detector": "hake.perception",
+    "pose": "hake.perception",
+}
 
 
 def register_loader(prefix: str, loader: Callable[[Path, dict[str, Any]], Any]) -> None:
@@ -80,14 +88,11 @@ def weight_path(name: str) -> Path:
 def create_model(name: str) -> Any:
     """Build a model with its shipped weights, e.g. ``create_model("pasta_r.hake_hico")``."""
     prefix = name.split(".", 1)[0]
-    if prefix not in _LOADERS:
-        # model modules register themselves on import; import the conventional module lazily
+    if prefix not in _LOADERS and prefix in _FAMILY_MODULES:
+        # model modules register their loader on import; import the family's module lazily
         import importlib
 
-        try:
-            importlib.import_module(f"hake.models.{prefix}")
-        except ImportError:
-            pass
+        importlib.import_module(_FAMILY_MODULES[prefix])
     if prefix not in _LOADERS:
         raise HakeError(f"no loader registered for model family {prefix!r}")
     return _LOADERS[prefix](weight_path(name), manifest()[name])
