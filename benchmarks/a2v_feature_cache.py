@@ -41,9 +41,9 @@ def run(backbone: str, n: int, size: int, work: Path) -> dict:
     from hake.datasets.keypoint_cache import KeypointCache
     from hake.datasets.synth import generate
     from hake.datasets.torch import InstanceDataset, collate
-    from hake.engine.a2v_config import synthetic_defaults
-    from hake.engine.features import CachedFeatures, cached_collate, extract_features
-    from hake.engine.train import build_module, label_weights
+    from hake.engine.train.a2v import build_module, label_weights
+    from hake.engine.train.a2v_config import synthetic_defaults
+    from hake.engine.train.features import CachedFeatures, cached_collate, extract_features
     from hake.models.a2v_predictor import save_model
     from hake.models.activity2vec import Activity2Vec
 

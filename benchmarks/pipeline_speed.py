@@ -69,9 +69,9 @@ def main() -> None:
     import torch
 
     torch.set_num_threads(1)
-    from hake.engine.pipeline import build_pipeline
-    from hake.engine.runner import IMAGE_SUFFIXES, read_image
-    from hake.engine.video import iter_frames, open_video
+    from hake.engine.infer.pipeline import build_pipeline
+    from hake.engine.infer.runner import IMAGE_SUFFIXES, read_image
+    from hake.engine.infer.video import iter_frames, open_video
 
     pipe = build_pipeline(pose=args.pose, pasta_name=args.pasta_model, threads=1)
     photos = sorted(p for p in args.images.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)

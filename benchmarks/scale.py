@@ -30,9 +30,9 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def throughput(images: list[Path], copies: int, workers: int, work: Path) -> dict:
-    from hake.engine.batch import run_pipeline_on_ray
-    from hake.engine.pipeline import build_pipeline
-    from hake.engine.runner import collect_jobs, run_jobs
+    from hake.engine.infer.pipeline import build_pipeline
+    from hake.engine.infer.ray_runner import run_pipeline_on_ray
+    from hake.engine.infer.runner import collect_jobs, run_jobs
 
     src = work / "in"
     src.mkdir()
@@ -44,7 +44,7 @@ def throughput(images: list[Path], copies: int, workers: int, work: Path) -> dic
     def make_pipeline():
         import torch
 
-        from hake.engine.pipeline import load_pasta_model
+        from hake.engine.infer.pipeline import load_pasta_model
         from hake.errors import HakeError
 
         torch.set_num_threads(1)
@@ -96,7 +96,7 @@ def latency(persons: int, reps: int, work: Path) -> list[dict]:
     from hake.export.onnx_export import export_onnx, load_source, read_info, run_session, session
 
     torch.set_num_threads(1)
-    from hake.engine.pasta_r_train import PROFILE
+    from hake.engine.train.pasta_r import PROFILE
     from hake.models.a2v_predictor import A2VPredictor
     from hake.models.activity2vec import A2VSpec, Activity2Vec
     from hake.models.pasta_r import InSpec, PastaR
@@ -150,7 +150,7 @@ def main() -> None:
     ap.add_argument("--skip-throughput", action="store_true")
     ap.add_argument("--json", type=Path)
     args = ap.parse_args()
-    from hake.engine.runner import IMAGE_SUFFIXES
+    from hake.engine.infer.runner import IMAGE_SUFFIXES
 
     images = sorted(p for p in args.images.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
     result: dict = {"cpu_count": os.cpu_count()}

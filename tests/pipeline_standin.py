@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from hake.models.interface import PairBatch, PastaOutput
+from hake.structures.contracts import PairBatch, PastaOutput
 from hake.vocab import load
 
 HOLD_STATE = 27  # ("hand", "hold") in PaSta-76

@@ -12,7 +12,7 @@ import torch
 from hake.datasets.keypoint_cache import KeypointCache
 from hake.datasets.synth import generate
 from hake.datasets.torch import Augment, ImageLevelDataset, InstanceDataset, add_negatives, collate, pair_targets
-from hake.engine.lightning_module import image_max
+from hake.engine.train.lightning_module import image_max
 from hake.errors import DataError
 from hake.vocab import load
 
@@ -103,8 +103,8 @@ def test_image_max_pools_persons_per_image() -> None:
 
 
 def test_image_level_dataset_on_synthetic_hico_file(synth: Path, tmp_path: Path) -> None:
-    from hake.engine.a2v_config import synthetic_defaults
-    from hake.engine.train import train
+    from hake.engine.train.a2v import train
+    from hake.engine.train.a2v_config import synthetic_defaults
 
     vocab = load()
     raw = json.loads((synth / "train.json").read_text())

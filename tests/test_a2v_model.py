@@ -152,10 +152,9 @@ def test_pair_streams_shapes() -> None:
 
 
 def test_weight_file_round_trip_serves_pair_batches(tmp_path) -> None:
-    from hake.models.a2v_predictor import Reasoner, save_model
-    from hake.models.activity2vec import load_activity2vec
-    from hake.models.interface import PairBatch
+    from hake.models.a2v_predictor import A2VPredictor, Reasoner, save_model
     from hake.models.language import phrase_embeddings
+    from hake.structures.contracts import PairBatch
     from hake.vocab import load
 
     torch.manual_seed(0)
@@ -164,7 +163,7 @@ def test_weight_file_round_trip_serves_pair_batches(tmp_path) -> None:
     torch.testing.assert_close(model.phrases, phrase_embeddings("pasta76"))  # the committed embeddings
     reasoner = Reasoner("linear", model.group_dims, 600).eval()
     save_model(tmp_path / "a2v.safetensors", model, reasoner)
-    pred = load_activity2vec(tmp_path / "a2v.safetensors")
+    pred = A2VPredictor.load(tmp_path / "a2v.safetensors")
     rng = np.random.default_rng(0)
     batch = PairBatch(image_size=(80, 64), boxes_h=np.array([[5, 5, 40, 60], [40, 2, 78, 60]], np.float32),
                       boxes_o=np.array([[30, 30, 50, 50], [40, 2, 78, 60]], np.float32),
@@ -181,4 +180,4 @@ def test_weight_file_round_trip_serves_pair_batches(tmp_path) -> None:
     assert (out.hoi[0, ~cup] == 0).all() and (out.hoi[1] == 0).all()  # no object: no HOI
     (tmp_path / "bad.safetensors").write_bytes(b"not a safetensors file")
     with pytest.raises(HakeError, match="not a readable"):
-        load_activity2vec(tmp_path / "bad.safetensors")
+        A2VPredictor.load(tmp_path / "bad.safetensors")

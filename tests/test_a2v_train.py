@@ -14,8 +14,8 @@ from typer.testing import CliRunner
 from conftest import REPO, shared_file
 from hake.cli import app
 from hake.datasets.synth import generate
-from hake.engine.a2v_config import A2VConfig, config_from_dict, load_config, synthetic_defaults
-from hake.engine.train import train
+from hake.engine.train.a2v import train
+from hake.engine.train.a2v_config import A2VConfig, config_from_dict, load_config, synthetic_defaults
 from hake.errors import DataError
 
 
@@ -53,7 +53,7 @@ def stage2(trained: Path) -> dict:
     """Feature caches of both splits from the stage-1 model, and PaSta-R (verb117) trained from them."""
     from hake.datasets.keypoint_cache import KeypointCache
     from hake.datasets.torch import InstanceDataset
-    from hake.engine.features import extract_features
+    from hake.engine.train.features import extract_features
     from hake.models.a2v_predictor import A2VPredictor
 
     s = trained / "S"
@@ -74,7 +74,7 @@ def stage2(trained: Path) -> dict:
 def test_feature_cache_matches_pixels_and_trains_stage2(trained: Path, stage2: dict) -> None:
     from hake.datasets.keypoint_cache import KeypointCache
     from hake.datasets.torch import InstanceDataset, collate
-    from hake.engine.features import CachedFeatures
+    from hake.engine.train.features import CachedFeatures
 
     s = trained / "S"
     cache = CachedFeatures(trained / "CACHE_test")
@@ -109,8 +109,8 @@ def test_transfer_to_hoi_space_keeps_a2v_bit_identical(trained: Path, stage2: di
 
 @pytest.mark.slow
 def test_pair_streams_train_from_cache_and_fusion_is_saved(trained: Path, stage2: dict) -> None:
-    from hake.engine.features import CachedFeatures
-    from hake.engine.streams import load_streams, save_streams, stream_logits, train_streams
+    from hake.engine.train.features import CachedFeatures
+    from hake.engine.train.streams import load_streams, save_streams, stream_logits, train_streams
 
     train_c, val_c = CachedFeatures(trained / "CACHE_train"), CachedFeatures(trained / "CACHE_test")
     res = train_streams(train_c, val_c, target="hoi", epochs=8)
@@ -131,12 +131,12 @@ def test_trained_weights_serve_the_pipeline_interface(trained: Path) -> None:
 
     from hake.datasets.hake_json import load_instance_level
     from hake.datasets.keypoint_cache import KeypointCache
-    from hake.models.activity2vec import load_activity2vec
-    from hake.models.interface import PairBatch, PastaModel
+    from hake.models.a2v_predictor import A2VPredictor
+    from hake.structures.contracts import PairBatch, PastaModel
     from hake.vocab import load
 
     vocab = load()
-    model = load_activity2vec(trained / "RUN" / "model.safetensors")
+    model = A2VPredictor.load(trained / "RUN" / "model.safetensors")
     assert isinstance(model, PastaModel)
     s = trained / "S"
     kp = KeypointCache(s / "keypoints.json")
@@ -162,7 +162,7 @@ def test_trained_weights_serve_the_pipeline_interface(trained: Path) -> None:
 def test_pipeline_runs_with_trained_weights(trained: Path) -> None:
     import cv2
 
-    from hake.engine.pipeline import build_pipeline
+    from hake.engine.infer.pipeline import build_pipeline
     from hake.models.a2v_predictor import A2VPredictor
 
     photo = shared_file("images", "person.jpg")

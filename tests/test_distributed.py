@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from conftest import SHARED_DATA
-from hake.engine import distributed as D
+from hake.engine.train import distributed as D
 from hake.errors import HakeError
 
 
@@ -257,7 +257,7 @@ def _gt_subset(path: str, n: int):
 
 def _detections(model, gt, i: int) -> dict:
     """A real model on image ``i``: Spatial-PaSta on its GT pairs, the 3 best HOIs of each pair."""
-    from hake.models.interface import PairBatch
+    from hake.structures.contracts import PairBatch
 
     bh, bo = (gt.boxes_h[i] - 1).astype(np.float32), (gt.boxes_o[i] - 1).astype(np.float32)
     if len(bh) == 0:

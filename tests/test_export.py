@@ -133,7 +133,7 @@ def tiny_a2v(with_reasoner: bool):
 
 def photo_feed(with_objects: bool) -> dict[str, np.ndarray]:
     """Real pixels (a sample photo, 2 people-sized boxes) at a size other than the traced one."""
-    from hake.engine.runner import read_image
+    from hake.engine.infer.runner import read_image
 
     img = read_image(EXAMPLES / "woman_horse_dog.jpg")[::4, ::4]  # (106, 160, 3)
     boxes_h = np.array([[50, 20, 90, 100], [10, 30, 60, 105]], np.float32)
@@ -163,10 +163,10 @@ def test_a2v_onnx_equals_torch_on_a_photo(tmp_path: Path, with_reasoner: bool) -
 
 def test_onnx_pasta_model_gives_the_predictor_outputs(tmp_path: Path) -> None:
     pytest.importorskip("hake.geometry", reason="part-box geometry not available")
-    from hake.engine.runner import read_image
+    from hake.engine.infer.runner import read_image
     from hake.export.runtime import OnnxPastaModel
     from hake.models.a2v_predictor import save_model
-    from hake.models.interface import PairBatch
+    from hake.structures.contracts import PairBatch
 
     pred = tiny_a2v(True)
     weights = tmp_path / "a2v.safetensors"

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from hake.engine.metrics import multilabel_map
+from hake.engine.train.metrics import multilabel_map
 from hake.errors import DataError
 from hake.models.fusion import LateFusion
 

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from conftest import FIXTURES
-from hake.engine.baselines import interaction_pasta, object_prior, pasta_prior
-from hake.engine.gt_hake import GtHakeData, is_heldout, load_gt_hake, merge_pairs
+from hake.datasets.gt_hake import GtHakeData, is_heldout, load_gt_hake, merge_pairs
+from hake.engine.bench.baselines import interaction_pasta, object_prior, pasta_prior
 from hake.errors import DataError
 from hake.vocab.core import load as load_vocab
 
@@ -121,8 +121,8 @@ def test_real_split_sizes(hake_image_level) -> None:
 def test_linear_reasoner_beats_the_baselines_on_real_data(hake_image_level) -> None:
     import torch
 
-    from hake.engine.baselines import baseline_scores
-    from hake.engine.pasta_r_train import TrainConfig, evaluate_scores, metrics_of, run_gt_hake
+    from hake.engine.bench.baselines import baseline_scores
+    from hake.engine.train.pasta_r import TrainConfig, evaluate_scores, metrics_of, run_gt_hake
 
     torch.set_num_threads(1)
     data = load_gt_hake(hake_image_level, "image")

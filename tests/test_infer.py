@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-import hake.engine.pipeline as pipeline_module
+import hake.engine.infer.pipeline as pipeline_module
 from conftest import FIXTURES, shared_file
 from hake.cli import app
 from hake.viz.overlay import PANEL_WIDTH

@@ -9,15 +9,15 @@ import numpy as np
 from typer.testing import CliRunner
 
 from conftest import shared_file
+from hake import hub
 from hake.cli import app
-from hake.engine.pipeline import DEFAULT_PASTA_MODEL
-from hake.models import zoo
+from hake.engine.infer.pipeline import DEFAULT_PASTA_MODEL
 from hake.viz.overlay import PANEL_WIDTH
 from hake.vocab import load
 
 
 def test_the_default_model_is_in_the_zoo() -> None:
-    assert DEFAULT_PASTA_MODEL == "spatial_pasta.hake_hicodet" and DEFAULT_PASTA_MODEL in zoo.manifest()
+    assert DEFAULT_PASTA_MODEL == "spatial_pasta.hake_hicodet" and DEFAULT_PASTA_MODEL in hub.manifest()
 
 
 def test_infer_person_photo_with_the_default_model(tmp_path) -> None:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from hake.engine.explain import attributions, explain, explanation_dict, explanation_text, feature_names
-from hake.engine.pasta_input import objects_vector, parts_from_pasta, pasta_vector
+from hake.engine.infer.explain import attributions, explain, explanation_dict, explanation_text, feature_names
+from hake.engine.infer.explain_input import objects_vector, parts_from_pasta, pasta_vector
 from hake.errors import DataError, HakeError
 from hake.models.pasta_r import InSpec, PastaR
 from hake.vocab.core import load as load_vocab

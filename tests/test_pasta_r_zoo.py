@@ -10,8 +10,9 @@ import torch
 from typer.testing import CliRunner
 
 from hake.cli import app
+from hake.hub import manifest, weight_path
 from hake.models.pasta_r import PastaR
-from hake.models.zoo import create_model, manifest, weight_path
+from hake.zoo import create_model
 
 torch.set_num_threads(1)
 NAME = "pasta_r.hake_hico"
@@ -35,9 +36,9 @@ def test_loads_by_name() -> None:
 
 
 def test_recorded_heldout_metrics_are_reproduced(hake_image_level) -> None:
-    from hake.engine.baselines import object_prior
-    from hake.engine.gt_hake import load_gt_hake
-    from hake.engine.pasta_r_train import evaluate_scores, metrics_of, predict
+    from hake.datasets.gt_hake import load_gt_hake
+    from hake.engine.bench.baselines import object_prior
+    from hake.engine.train.pasta_r import evaluate_scores, metrics_of, predict
 
     train, test = load_gt_hake(hake_image_level, "image").split()
     model = create_model(NAME)

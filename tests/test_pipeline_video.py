@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 
 from conftest import FIXTURES
-from hake.engine.pipeline import build_pipeline
-from hake.engine.tracking import PersonTracker
-from hake.engine.video import iter_frames, process_video
+from hake.engine.infer.pipeline import build_pipeline
+from hake.engine.infer.tracking import PersonTracker
+from hake.engine.infer.video import iter_frames, process_video
 from hake.errors import DataError
 from hake.structures import FrameResult, Person
 from hake.viz.overlay import PANEL_WIDTH

@@ -13,8 +13,8 @@ ray = pytest.importorskip("ray")
 from PIL import Image  # noqa: E402
 from ray import cloudpickle  # noqa: E402  (Ray pickles with its own copy)
 
-from hake.engine.batch import PipelineHandler, read_manifest, run_on_ray, run_pipeline_on_ray  # noqa: E402
-from hake.engine.runner import collect_jobs, run_jobs  # noqa: E402
+from hake.engine.infer.ray_runner import PipelineHandler, read_manifest, run_on_ray, run_pipeline_on_ray  # noqa: E402
+from hake.engine.infer.runner import collect_jobs, run_jobs  # noqa: E402
 from hake.errors import DataError  # noqa: E402
 
 # Ray workers cannot import this test module by name; ship its functions by value

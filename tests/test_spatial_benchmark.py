@@ -16,11 +16,11 @@ from typer.testing import CliRunner
 
 from hake.cli import app
 from hake.datasets.hicodet import load_test_gt
-from hake.engine.spatial_benchmark import run_spatial_benchmark, subset_gt
-from hake.models.interface import PairBatch
+from hake.engine.bench.spatial import run_spatial_benchmark, subset_gt
 from hake.models.spatial import SpatialPasta, load_spatial_pasta
-from hake.models.zoo import create_model
+from hake.structures.contracts import PairBatch
 from hake.vocab import load
+from hake.zoo import create_model
 
 V = load()
 REPO = Path(__file__).resolve().parents[1]
@@ -75,7 +75,7 @@ def test_spatial_pasta_beats_the_object_prior_on_real_gt_pairs(hicodet_test_gt) 
 
 
 def test_zoo_finds_the_loader_without_importing_the_model_module() -> None:
-    code = ("from hake.models.zoo import create_model; m = create_model('spatial_pasta.hake_hicodet'); "
+    code = ("from hake.zoo import create_model; m = create_model('spatial_pasta.hake_hicodet'); "
             "print(type(m).__name__, m.training)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          env={**os.environ, "OMP_NUM_THREADS": "1"})

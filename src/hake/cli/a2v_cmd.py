@@ -38,12 +38,12 @@ def keypoints_command(
     threads: int = typer.Option(1, "--threads", help="onnxruntime threads."),
 ) -> None:
     """Fill a keypoint cache with the pipeline's pose estimator."""
-    from hake.engine.keypoints import annotated_person_boxes, fill_keypoint_cache, image_files
-    from hake.perception import create_detector, create_pose_estimator
+    from hake.engine.train.keypoints import annotated_person_boxes, fill_keypoint_cache, image_files
+    from hake.zoo import create_model
 
     boxes = annotated_person_boxes(annotation) if annotation else None
-    det = None if boxes is not None else create_detector(detector, threads=threads)
-    n = fill_keypoint_cache(image_files(images), out, create_pose_estimator(pose, threads=threads),
+    det = None if boxes is not None else create_model(detector, family="detector", threads=threads)
+    n = fill_keypoint_cache(image_files(images), out, create_model(pose, family="pose", threads=threads),
                             detector=det, boxes=boxes)
     typer.echo(f"cached poses of {n} images in {out}")
 
@@ -60,27 +60,10 @@ def train_a2v_command(
     progress: bool = typer.Option(False, "--progress", help="Show Lightning's progress bar."),
 ) -> None:
     """Train Activity2Vec / PaSta-R; writes RUN/metrics.json and RUN/model.safetensors."""
-    from hake.datasets.synth import is_synthetic
-    from hake.engine.a2v_config import A2VConfig, load_config, synthetic_defaults
-    from hake.engine.train import train
-    from hake.errors import HakeError
+    from hake.engine.train.a2v import train
+    from hake.engine.train.a2v_config import resolve_config
 
-    if config is not None:
-        cfg = load_config(config)
-    elif data is not None and is_synthetic(data):
-        cfg = synthetic_defaults(data, out or "runs/a2v")
-    else:
-        cfg = A2VConfig()
-    if data is not None:
-        cfg.data.root = str(data)
-    if out is not None:
-        cfg.out = str(out)
-    if epochs is not None:
-        cfg.train.epochs = epochs
-    if resume is not None:
-        cfg.train.resume = resume
-    if not cfg.data.root and not cfg.data.features:
-        raise HakeError("no data: pass --data DIR or a --config with data.root")
+    cfg = resolve_config(config, data=data, out=out, epochs=epochs, resume=resume)
     metrics = train(cfg, progress=progress)
     metrics.pop("loss_history", None)
     write_json(metrics, None)
@@ -102,7 +85,7 @@ def features_extract_command(
 
     from hake.datasets.keypoint_cache import KeypointCache
     from hake.datasets.torch import InstanceDataset
-    from hake.engine.features import extract_features
+    from hake.engine.train.features import extract_features
     from hake.models.a2v_predictor import A2VPredictor
 
     torch.set_num_threads(1)

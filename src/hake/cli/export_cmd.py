@@ -11,23 +11,6 @@ from hake.cli.apps import export_app
 from hake.cli.common import guarded, write_json
 from hake.errors import HakeError
 
-#: ``--model FAMILY`` exports the shipped default of that family.
-DEFAULT_MODELS = {"spatial_pasta": "spatial_pasta.hake_hicodet", "pasta_r": "pasta_r.hake_hico"}
-
-
-def resolve_model_name(name: str) -> str:
-    """A zoo name for ``--model``: a family's shipped default or a full ``family.variant`` name."""
-    if name in DEFAULT_MODELS:
-        return DEFAULT_MODELS[name]
-    if "." not in name:
-        from hake.models.zoo import manifest
-
-        matches = sorted(k for k in manifest() if k.startswith(name + "."))
-        if len(matches) != 1:
-            raise HakeError(f"--model {name!r}: give one of {', '.join(sorted(manifest())) or 'the zoo names'}")
-        return matches[0]
-    return name
-
 
 @export_app.command("onnx")
 @guarded
@@ -42,11 +25,12 @@ def export_onnx_command(
     import torch
 
     from hake.export.onnx_export import export_onnx, load_source
+    from hake.hub import resolve_name
 
     torch.set_num_threads(1)
     if (model is None) == (weights is None):
         raise HakeError("give exactly one of --model NAME and --weights FILE")
-    source = f"file:{weights.resolve()}" if weights is not None else f"zoo:{resolve_model_name(model or '')}"
+    source = f"file:{weights.resolve()}" if weights is not None else f"zoo:{resolve_name(model or '')}"
     net, _ = load_source(source)
     info = export_onnx(net, out, source=source, opset=opset)
     typer.echo(f"wrote {out} ({info.family}; inputs {', '.join(info.inputs)}; outputs {', '.join(info.outputs)})",

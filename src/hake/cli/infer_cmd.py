@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import typer
 
 from hake.cli.apps import app
 from hake.cli.common import guarded
-from hake.errors import HakeError
+from hake.hub import DEFAULT_DETECTOR, DEFAULT_PASTA_MODEL, DEFAULT_POSE
 
 
 @app.command("infer")
@@ -20,10 +19,10 @@ def infer_command(
     out: Path = typer.Option(..., "--out", "-o", help="Output folder for JSON / JSON Lines and overlays."),
     save_vis: bool = typer.Option(False, "--save-vis", help="Also write overlays (.png per image, .mp4 per video)."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Redo inputs whose output already exists."),
-    pasta_model: str = typer.Option("spatial_pasta.hake_hicodet", "--pasta-model", help="Zoo name of the PaSta model."),
+    pasta_model: str = typer.Option(DEFAULT_PASTA_MODEL, "--pasta-model", help="Zoo name of the PaSta model."),
     weights: Path | None = typer.Option(None, "--weights", help="Trained Activity2Vec weights (.safetensors)."),
-    detector: str = typer.Option("nanodet_m", "--detector", help="Detector: nanodet_m or an .onnx file."),
-    pose: str = typer.Option("movenet_lightning", "--pose",
+    detector: str = typer.Option(DEFAULT_DETECTOR, "--detector", help="Detector: nanodet_m or an .onnx file."),
+    pose: str = typer.Option(DEFAULT_POSE, "--pose",
                              help="Pose model: movenet_lightning, movenet_thunder or movenet_multipose."),
     device: str = typer.Option("cpu", "--device", help="cpu or cuda."),
     threads: int = typer.Option(1, "--threads", min=1, help="CPU threads for the models."),
@@ -46,44 +45,25 @@ def infer_command(
     with track IDs). Inputs whose output exists are skipped (resume); unreadable inputs are listed
     at the end and make the exit status 1.
     """
-    os.environ.setdefault("OMP_NUM_THREADS", str(threads))
-    from hake.engine.pipeline import PipelineConfig, build_pipeline
-    from hake.engine.runner import collect_jobs, run_jobs
+    from hake.engine.infer.pipeline import PipelineConfig
+    from hake.engine.infer.run import InferOptions, infer
 
     config = PipelineConfig(
         person_threshold=person_threshold, object_threshold=object_threshold, hoi_threshold=hoi_threshold,
         top_states=top_states, top_hois=top_hois,
     )
+    pasta_factory = None
+    if onnx is not None:
+        from hake.export.runtime import OnnxPastaModel
 
-    def make_pipeline():  # built lazily: a fully resumed batch loads no model
-        try:
-            import torch
+        def pasta_factory() -> OnnxPastaModel:
+            return OnnxPastaModel(onnx, threads=threads, device=device)
 
-            torch.set_num_threads(threads)
-        except ImportError:  # pragma: no cover - torch is a dependency
-            pass
-        onnx_model = None
-        if onnx is not None:
-            from hake.export.runtime import OnnxPastaModel
-
-            onnx_model = OnnxPastaModel(onnx, threads=threads, device=device)
-        return build_pipeline(onnx_model, detector=detector, pose=pose, config=config, device=device,
-                              threads=threads, pasta_name=pasta_model, weights=weights)
-
-    from hake.engine.batch import expand_manifests, run_pipeline_on_ray
-
-    jobs, failures = collect_jobs(expand_manifests(inputs), out)
-    if engine == "ray":
-        report = run_pipeline_on_ray(jobs, make_pipeline, workers=workers, address=address, save_vis=save_vis,
-                                     overwrite=overwrite, max_frames=max_frames, threads_per_worker=threads)
-        typer.echo(report.line(), err=True)
-        summary = report.summary()
-    elif engine == "local":
-        summary = run_jobs(jobs, make_pipeline, save_vis=save_vis, overwrite=overwrite, progress=progress,
-                           max_frames=max_frames)
-    else:
-        raise HakeError(f"--engine must be local or ray, got {engine!r}")
-    summary.failed = failures + summary.failed
+    opts = InferOptions(config=config, pasta_model=pasta_model, weights=weights, detector=detector, pose=pose,
+                        device=device, threads=threads, save_vis=save_vis, overwrite=overwrite, max_frames=max_frames,
+                        progress=progress, engine=engine, workers=workers, address=address,
+                        pasta_factory=pasta_factory)
+    summary = infer(inputs, out, opts, log=lambda line: typer.echo(line, err=True))
     typer.echo(f"{len(summary.done)} done, {len(summary.skipped)} skipped (output exists), "
                f"{len(summary.failed)} failed; results in {out}", err=True)
     for f in summary.failed:

@@ -8,8 +8,7 @@ import typer
 
 from hake.cli.apps import benchmark_app
 from hake.cli.common import guarded, write_json
-
-DEFAULT_MODEL = "spatial_pasta.hake_hicodet"
+from hake.hub import DEFAULT_PASTA_MODEL as DEFAULT_MODEL
 
 
 @benchmark_app.command("spatial")
@@ -29,15 +28,14 @@ def benchmark_spatial(
     import torch
 
     from hake.datasets.hicodet import load_test_gt
-    from hake.engine.spatial_benchmark import format_table, run_spatial_benchmark, subset_gt
-    from hake.models.spatial import load_spatial_pasta
-    from hake.models.zoo import create_model
+    from hake.engine.bench.spatial import format_table, run_spatial_benchmark, subset_gt
+    from hake.zoo import create_model
 
     torch.set_num_threads(1)
     test = load_test_gt(gt)
     if max_images:
         test = subset_gt(test, np.arange(min(max_images, len(test))))
-    net = load_spatial_pasta(weights) if weights is not None else create_model(model)
+    net = create_model(weights if weights is not None else model, family="spatial_pasta")
     report = run_spatial_benchmark(test, net, merge_iou=1.0 if exact_pairs else 0.7)
     report["model"] = str(weights) if weights is not None else model
     report["gt"] = gt.name

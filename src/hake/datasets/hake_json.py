@@ -32,8 +32,8 @@ from hake.datasets.io import read_json_any
 from hake.errors import DataError
 from hake.vocab import load as load_vocab
 from hake.vocab.core import GROUPS
+from hake.vocab.sizes import NUM_HOIS
 
-NUM_HOIS = 600
 NUM_PARTS = 10
 _NUMBER = (int, float)
 #: Indices of the six ``no_interaction`` states in the PaSta-76 vector.

@@ -20,8 +20,7 @@ import numpy as np
 
 from hake.datasets.io import read_json_any
 from hake.errors import DataError
-
-NUM_HOIS = 600
+from hake.vocab.sizes import NUM_HOIS
 
 
 @dataclass

@@ -29,10 +29,11 @@ from torch.utils.data import Dataset, Sampler
 from hake.datasets.keypoint_cache import KeypointCache, box_iou_np
 from hake.errors import DataError
 from hake.vocab import load
+from hake.vocab.coco import FLIP
 from hake.vocab.core import NO_INTERACTION_VERB
 
 #: COCO-17 index of each keypoint's mirror image (left <-> right).
-FLIP_KEYPOINTS = [0, 2, 1, 4, 3, 6, 5, 8, 7, 10, 9, 12, 11, 14, 13, 16, 15]
+FLIP_KEYPOINTS = list(FLIP)
 
 
 @dataclass

@@ -14,6 +14,9 @@ from __future__ import annotations
 import numpy as np
 
 from hake.evaluation.ap import segment_first_argmax
+from hake.geometry.boxes import iou_plus_one
+
+__all__ = ["best_gt", "expand_pairs", "first_per_key", "iou_plus_one"]
 
 
 def expand_pairs(det_keys: np.ndarray, gt_keys: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -79,22 +82,3 @@ def first_per_key(keys: np.ndarray, eligible: np.ndarray) -> np.ndarray:
         _, first = np.unique(np.asarray(keys)[idx], return_index=True)
         out[idx[first]] = True
     return out
-
-
-def iou_plus_one(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """IoU of paired rows with the +1 pixel convention of the MATLAB/VOC code, float64.
-
-    ``iw = min(x2) - max(x1) + 1``; overlap is 0 unless ``iw > 0 and ih > 0``;
-    ``ua = (w_a * h_a) + (w_b * h_b) - iw * ih`` with ``w = x2 - x1 + 1``; ``ov = iw * ih / ua``,
-    the operations in the order of ``VOCevaldet_bboxpair.m`` (``a`` = detection, ``b`` = GT).
-
-    Args:
-        a, b: (P, 4) x1y1x2y2 boxes in 1-based pixel numbers.
-    """
-    iw = np.minimum(a[:, 2], b[:, 2]) - np.maximum(a[:, 0], b[:, 0]) + 1
-    ih = np.minimum(a[:, 3], b[:, 3]) - np.maximum(a[:, 1], b[:, 1]) + 1
-    ok = (iw > 0) & (ih > 0)
-    inter = iw * ih
-    ua = (a[:, 2] - a[:, 0] + 1) * (a[:, 3] - a[:, 1] + 1) + (b[:, 2] - b[:, 0] + 1) * (b[:, 3] - b[:, 1] + 1) - inter
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(ok, inter / np.where(ok, ua, 1.0), 0.0)

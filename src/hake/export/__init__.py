@@ -1,4 +1,6 @@
 """Export hake's models to ONNX and check the exports against PyTorch.
+May import everything below it, the engine included (real inputs come from the pipeline); never cli.
+
 
 - :func:`hake.export.onnx_export.export_onnx`: PaSta-R, Activity2Vec and Spatial-PaSta with dynamic
   batch / person axes and their provenance in the file's metadata;

@@ -1,7 +1,7 @@
 """Real inputs for checking an exported model against PyTorch.
 
 - PaSta-R (GT-HAKE inputs): the PaSta-76 multi-hots, part flags and object multi-hots of a HAKE
-  annotation file (image or instance level, read by :mod:`hake.engine.gt_hake`), or the PaSta
+  annotation file (image or instance level, read by :mod:`hake.datasets.gt_hake`), or the PaSta
   probabilities of the default PaSta model on the human-object pairs found in photos.
 - Activity2Vec / Spatial-PaSta: photos run through the shipped detector and pose model; the
   human-object pairs the pipeline would hand to the PaSta model are recorded (:func:`pair_batches`)
@@ -20,14 +20,14 @@ from typing import Any
 import numpy as np
 
 from hake.errors import HakeError
-from hake.models.interface import PairBatch, PastaOutput
+from hake.structures.contracts import PairBatch, PastaOutput
 
 Inputs = dict[str, np.ndarray]
 
 
 def default_images() -> list[Path]:
     """The sample photos of the repository's ``examples/`` folder (empty when not there)."""
-    from hake.engine.runner import IMAGE_SUFFIXES
+    from hake.engine.infer.runner import IMAGE_SUFFIXES
 
     folder = Path(__file__).resolve().parents[3] / "examples"
     return sorted(p for p in folder.glob("*") if p.suffix.lower() in IMAGE_SUFFIXES) if folder.is_dir() else []
@@ -48,8 +48,8 @@ class _Recorder:
 
 def pair_batches(images: Sequence[Path], threads: int = 1) -> list[PairBatch]:
     """Human-object pairs (with pixels) of each photo that has a person, via the shipped perception."""
-    from hake.engine.pipeline import build_pipeline
-    from hake.engine.runner import read_image
+    from hake.engine.infer.pipeline import build_pipeline
+    from hake.engine.infer.runner import read_image
 
     rec = _Recorder()
     pipe = build_pipeline(pasta_model=rec, threads=threads)
@@ -67,7 +67,7 @@ def hake_annotation_inputs(path: Path, group_dims: Sequence[int], n_parts: int, 
     Uses :func:`hake.engine.gt_hake.load_gt_hake`: ``pasta`` (N, 76) PaSta-76 multi-hots, ``parts``
     (N, 10) part flags (image level; all ones at instance level), ``objects`` (N, 80) objects present.
     """
-    from hake.engine.gt_hake import load_gt_hake
+    from hake.datasets.gt_hake import load_gt_hake
     from hake.vocab import load
 
     if tuple(group_dims) != load().group_sizes("pasta76"):
@@ -119,7 +119,7 @@ def pasta_r_pair_inputs(batches: Sequence[PairBatch], n_parts: int, n_objects: i
     Part flags are 1 for every part (a detected person shows its parts to the model); objects are
     the pair's one-hot object label.
     """
-    from hake.engine.pipeline import load_pasta_model
+    from hake.engine.infer.pipeline import load_pasta_model
 
     model = load_pasta_model()
     runs = []

@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from hake.errors import DataError, HakeError
-from hake.export.graphs import Family, eval_mode, families, family, family_of
+from hake.export.graphs import Family, eval_mode, family, family_of
 
 #: ONNX opset of the exported graphs (RoIAlign with ``aligned`` needs >= 16).
 OPSET = 17
@@ -44,29 +44,23 @@ def load_source(source: str) -> tuple[Any, Family]:
     if kind == "file":
         return load_weights(Path(ref))
     name = ref if kind == "zoo" else source
-    from hake.models.zoo import create_model
+    from hake.zoo import create_model
 
-    families()  # imports every exportable model module, which registers its zoo loader
     model = create_model(name)
     return model, family_of(model)
 
 
 def load_weights(path: Path) -> tuple[Any, Family]:
-    """Load a weight file with the first family whose loader accepts it."""
-    if not path.is_file():
-        raise HakeError(f"weight file not found: {path}")
-    errors = []
-    for fam in families().values():
-        try:
-            return fam.load_file(path), fam
-        except HakeError as err:  # DataError is a HakeError: not this family's format
-            errors.append(f"{fam.name}: {err}")
-    raise HakeError(f"{path} is not a weight file of any exportable model ({'; '.join(errors)})")
+    """Load a weight file through :func:`hake.zoo.create_model` (family from its metadata) and its export family."""
+    from hake.zoo import create_model
+
+    model = create_model(path)
+    return model, family_of(model)
 
 
 def source_sha256(source: str) -> str:
     """sha256 of the weight file behind ``source`` (zoo names resolve through the manifest)."""
-    from hake.models.zoo import sha256_of, weight_path
+    from hake.hub import sha256_of, weight_path
 
     kind, _, ref = source.partition(":")
     if kind == "file":

@@ -15,7 +15,7 @@ import torch
 
 from hake.errors import HakeError
 from hake.export.onnx_export import OnnxInfo, read_info, run_session, session
-from hake.models.interface import PairBatch, PastaOutput
+from hake.structures.contracts import PairBatch, PastaOutput
 
 
 class _OrtNetwork:

@@ -17,8 +17,8 @@ import torch
 from torch import nn
 
 from hake.export.graphs import Family, Graph, register_family
-from hake.models.interface import PairBatch
 from hake.models.spatial import SpatialConfig, SpatialPasta, load_spatial_pasta
+from hake.structures.contracts import PairBatch
 
 INPUTS = ["layout", "maps", "obj"]
 OUTPUTS = ["pasta_logits", "hoi_logits", "verb_logits"]

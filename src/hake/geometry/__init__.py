@@ -1,4 +1,6 @@
-"""Geometry: keypoints -> the 10 HAKE part boxes, pose maps (numpy; torch versions load lazily).
+"""Geometry: keypoints -> the 10 HAKE part boxes, pose maps, box overlaps (numpy; torch versions load lazily).
+May import vocab, structures and errors.
+
 
 All boxes are x1y1x2y2 in pixels; keypoints are COCO-17 (x, y, score) in pixels; parts are in
 HAKE annotation order (R_foot, R_leg, L_leg, L_foot, Hip, Head, R_hand, R_arm, L_arm, L_hand).

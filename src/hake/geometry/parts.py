@@ -82,7 +82,7 @@ class _Ops:
     """The few array operations the rule needs, for numpy or torch."""
 
     const: Callable[[Any], Any]  # numpy constant -> array/tensor of the input's dtype and device
-    stack: Callable[[list, int], Any]
+    stack: Callable[[list[Any], int], Any]
     where: Callable[[Any, Any, Any], Any]
     sqrt: Callable[[Any], Any]
     minimum: Callable[[Any, Any], Any]
@@ -146,4 +146,5 @@ def part_boxes(keypoints: np.ndarray, person_boxes: np.ndarray, image_size: tupl
     check_inputs(kps, boxes)
     ops = _Ops(const=lambda a: np.asarray(a, np.float64), stack=np.stack, where=np.where, sqrt=np.sqrt,
                minimum=np.minimum, maximum=np.maximum)
-    return rule(kps, boxes, image_size, ops).astype(np.float32)
+    out: np.ndarray = rule(kps, boxes, image_size, ops).astype(np.float32)
+    return out

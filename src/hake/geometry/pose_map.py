@@ -5,12 +5,10 @@ from __future__ import annotations
 import numpy as np
 
 from hake.geometry.parts import JOINT_THRESHOLD, check_inputs
+from hake.vocab.coco import SKELETON
 
-#: The 19 limbs of the COCO-17 skeleton (0-based joint pairs, as in the COCO keypoint annotations).
-COCO_LIMBS: tuple[tuple[int, int], ...] = (
-    (15, 13), (13, 11), (16, 14), (14, 12), (11, 12), (5, 11), (6, 12), (5, 6), (5, 7), (6, 8),
-    (7, 9), (8, 10), (1, 2), (0, 1), (0, 2), (1, 3), (2, 4), (3, 5), (4, 6),
-)
+#: The COCO-17 limbs drawn on the map (the one skeleton table, :data:`hake.vocab.coco.SKELETON`).
+COCO_LIMBS = SKELETON
 
 
 def pose_map(keypoints: np.ndarray, person_boxes: np.ndarray, size: int = 64) -> np.ndarray:

@@ -28,4 +28,5 @@ def part_boxes_torch(keypoints: torch.Tensor, person_boxes: torch.Tensor, image_
 
     ops = _Ops(const=const, stack=torch.stack, where=torch.where, sqrt=torch.sqrt,
                minimum=torch.minimum, maximum=torch.maximum)
-    return rule(kps, boxes, image_size, ops)
+    out: torch.Tensor = rule(kps, boxes, image_size, ops)
+    return out

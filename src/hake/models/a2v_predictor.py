@@ -19,8 +19,8 @@ from torch import nn
 
 from hake.errors import HakeError
 from hake.models.activity2vec import A2VSpec, Activity2Vec
-from hake.models.interface import PairBatch, PastaOutput
-from hake.models.weights_io import read_weights, save_weights
+from hake.models.weights_io import module_device, read_weights, save_weights
+from hake.structures.contracts import PairBatch, PastaOutput
 from hake.vocab import load
 
 FORMAT = "hake-a2v-v1"
@@ -96,6 +96,13 @@ class A2VPredictor:
         self.reasoner = reasoner.eval() if reasoner is not None else None
         self.target = target
 
+    def to(self, device: str | torch.device) -> A2VPredictor:
+        """Move Activity2Vec and PaSta-R to ``device``; :meth:`predict` then runs there."""
+        self.a2v.to(device)
+        if self.reasoner is not None:
+            self.reasoner.to(device)
+        return self
+
     @classmethod
     def load(cls, path: str | Path) -> A2VPredictor:
         a2v_state, r_state, meta = load_state(path)
@@ -147,15 +154,16 @@ class A2VPredictor:
             raise HakeError("PastaOutput holds PaSta-76; this model predicts " + self.a2v.spec.pasta)
         vocab = load()
         labels = np.asarray(batch.object_labels, np.int64).reshape(-1)
-        t = self.tensors(batch)
+        device = module_device(self.a2v)  # honours .to(device)
+        t = {k: v.to(device) for k, v in self.tensors(batch).items()}
         out = self.a2v(**t)
-        verb = out.p_verb.numpy().astype(np.float32)
+        verb = out.p_verb.cpu().numpy().astype(np.float32)
         hoi = None
         if self.reasoner is not None:
             obj = torch.zeros(len(labels), 80)
             has = labels >= 0
             obj[torch.from_numpy(np.flatnonzero(has)), torch.from_numpy(labels[has])] = 1
-            scores = torch.sigmoid(self.reasoner(out.groups, obj)).numpy().astype(np.float32)
+            scores = torch.sigmoid(self.reasoner(out.groups, obj.to(device))).cpu().numpy().astype(np.float32)
             if self.target == "hoi600":
                 hoi = scores
             else:
@@ -163,4 +171,4 @@ class A2VPredictor:
         if hoi is None:  # an HOI's score is its verb's score for pairs with that object
             hoi = verb[:, vocab.hoi_verb]
         hoi = hoi * (vocab.hoi_object[None, :] == labels[:, None])
-        return PastaOutput(pasta=out.p_pasta.numpy().astype(np.float32), hoi=hoi.astype(np.float32), verb=verb)
+        return PastaOutput(pasta=out.p_pasta.cpu().numpy().astype(np.float32), hoi=hoi.astype(np.float32), verb=verb)

@@ -19,14 +19,12 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass, fields
-from typing import Any
 
 import torch
 from torch import nn
 from torchvision.ops import roi_align
 
 from hake.models.backbones import IMAGENET_MEAN, IMAGENET_STD, build_backbone
-from hake.models.zoo import register_loader
 from hake.vocab import load
 from hake.vocab.core import GROUPS
 
@@ -204,17 +202,3 @@ class Activity2Vec(nn.Module):
         fmap = self.feature_map(images)
         per_group, person = self.instance_features(fmap, boxes_h, boxes_o, part_boxes, batch_index, pose_maps)
         return self.heads_forward(per_group, person)
-
-
-def load_activity2vec(weights: str | Any) -> Any:
-    """A :class:`~hake.models.a2v_predictor.A2VPredictor` (a ``PastaModel``) from a trained weight file."""
-    from hake.models.a2v_predictor import A2VPredictor
-
-    return A2VPredictor.load(weights)
-
-
-def _zoo_loader(path: Any, entry: dict[str, Any]) -> Any:
-    return load_activity2vec(path)
-
-
-register_loader("activity2vec", _zoo_loader)

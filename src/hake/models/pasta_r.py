@@ -23,7 +23,6 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 
 from hake.errors import DataError, HakeError
-from hake.models import zoo
 from hake.models.reasoners import DEFAULT_HIDDEN, KINDS, TREE, build_core
 from hake.models.weights_io import load_into, read_weights, save_weights
 from hake.vocab.core import GROUPS
@@ -213,5 +212,3 @@ def load_pasta_r(path: str | Path) -> PastaR:
         raise DataError(f"bad PaSta-R config: {err}", file=path, field="config") from None
     return load_into(model, state, path)
 
-
-zoo.register_loader("pasta_r", lambda path, entry: load_pasta_r(path))

@@ -24,17 +24,17 @@ import torch
 from torch import Tensor, nn
 
 from hake.errors import DataError, HakeError
-from hake.models import zoo
-from hake.models.interface import PairBatch, PastaOutput
 from hake.models.layout import LAYOUT_DIM, pair_layout
 from hake.models.pair_streams import interaction_maps
 from hake.models.pasta_r import InSpec, PastaR, split_groups
-from hake.models.weights_io import load_into, read_weights, save_weights
+from hake.models.weights_io import load_into, module_device, read_weights, save_weights
+from hake.structures.contracts import PairBatch, PastaOutput
 from hake.vocab.core import load as load_vocab
+from hake.vocab.sizes import NUM_OBJECTS
 
 __all__ = ["SpatialConfig", "SpatialPasta", "save_spatial_pasta", "load_spatial_pasta"]
 
-N_OBJECTS = 80
+N_OBJECTS = NUM_OBJECTS
 
 
 @dataclass
@@ -139,13 +139,16 @@ class SpatialPasta(nn.Module):
             raise DataError(f"expected {n} object labels in -1..79", field="object_labels")
         was_training = self.training
         self.eval()
-        out = self(*self.inputs(batch.boxes_h, batch.boxes_o, batch.image_size, objects))
+        device = module_device(self)  # honours model.to(device)
+        inputs = self.inputs(batch.boxes_h, batch.boxes_o, batch.image_size, objects)
+        out = self(*(t.to(device) for t in inputs))
         self.train(was_training)
-        return PastaOutput(*(p.numpy().astype(np.float32) for p in self.probabilities(out, torch.from_numpy(objects))))
+        probs = self.probabilities(out, torch.from_numpy(objects).to(device))
+        return PastaOutput(*(p.cpu().numpy().astype(np.float32) for p in probs))
 
     def probabilities(self, out: dict[str, Tensor], obj: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         """Sigmoid of the logits with each pair's HOIs restricted to its object: (pasta, hoi, verb)."""
-        mask = torch.zeros(len(obj), 600, dtype=out["hoi"].dtype)
+        mask = torch.zeros(len(obj), 600, dtype=out["hoi"].dtype, device=out["hoi"].device)
         has = obj >= 0
         mask[has] = self.hoi_mask[obj[has]]
         return torch.sigmoid(out["pasta"]), torch.sigmoid(out["hoi"]) * mask, torch.sigmoid(out["verb"])
@@ -167,5 +170,3 @@ def load_spatial_pasta(path: str | Path) -> SpatialPasta:
         raise DataError(f"bad Spatial-PaSta config: {err}", file=path, field="hake") from None
     return load_into(model, state, path)
 
-
-zoo.register_loader("spatial_pasta", lambda path, entry: load_spatial_pasta(path))

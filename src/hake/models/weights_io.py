@@ -49,3 +49,10 @@ def load_into(model: torch.nn.Module, state: dict[str, torch.Tensor], path: str 
     except RuntimeError as err:
         raise DataError(f"weights do not fit the config: {err}", file=path) from None
     return model.eval()
+
+
+def module_device(module: object) -> torch.device:
+    """The device of a module's first parameter; CPU for stand-ins without parameters (ONNX runtimes)."""
+    params = getattr(module, "parameters", None)
+    first = next(iter(params()), None) if callable(params) else None
+    return first.device if first is not None else torch.device("cpu")

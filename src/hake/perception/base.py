@@ -18,18 +18,6 @@ from hake.structures import DetectedObject
 #: HICO object index of "person" (the detector's person class after the COCO -> HICO map).
 PERSON = 49
 
-#: COCO-17 keypoint names in model output order.
-KEYPOINTS: tuple[str, ...] = (
-    "nose", "left_eye", "right_eye", "left_ear", "right_ear", "left_shoulder", "right_shoulder",
-    "left_elbow", "right_elbow", "left_wrist", "right_wrist", "left_hip", "right_hip",
-    "left_knee", "right_knee", "left_ankle", "right_ankle",
-)
-
-#: Skeleton edges between COCO-17 keypoints, for drawing.
-SKELETON: tuple[tuple[int, int], ...] = (
-    (0, 1), (0, 2), (1, 3), (2, 4), (5, 6), (5, 7), (7, 9), (6, 8), (8, 10), (5, 11), (6, 12),
-    (11, 12), (11, 13), (13, 15), (12, 14), (14, 16),
-)
 
 
 @runtime_checkable

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from hake.errors import HakeError
-from hake.models.zoo import weight_path
+from hake.hub import weight_path
 
 PROVIDERS = {"cpu": ["CPUExecutionProvider"], "cuda": ["CUDAExecutionProvider", "CPUExecutionProvider"]}
 

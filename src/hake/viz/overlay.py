@@ -9,9 +9,9 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from hake.perception.base import SKELETON
 from hake.structures import FrameResult, Person
 from hake.vocab import load as load_vocab
+from hake.vocab.coco import SKELETON
 from hake.vocab.core import GROUPS, NO_INTERACTION_VERB
 
 #: Person colours (RGB), cycled by person index or track ID.

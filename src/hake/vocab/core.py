@@ -6,17 +6,20 @@ import json
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
+from typing import Any
 
 import numpy as np
 
 from hake.errors import DataError
+from hake.vocab import sizes as S
 
 #: The six PaSta groups in HAKE order; left/right parts are merged with OR.
 GROUPS: tuple[str, ...] = ("foot", "leg", "hip", "hand", "arm", "head")
 
 _EXPECTED = {
-    "parts": 10, "pasta76": 76, "pasta93": 93, "pasta55": 55, "verbs117": 117,
-    "verbs157": 157, "objects": 80, "hois": 600, "rare_hois": 138,
+    "parts": S.NUM_PARTS, "pasta76": S.NUM_PASTA76, "pasta93": S.NUM_PASTA93, "pasta55": S.NUM_PASTA55,
+    "verbs117": S.NUM_VERBS, "verbs157": S.NUM_VERBS157, "objects": S.NUM_OBJECTS, "hois": S.NUM_HOIS,
+    "rare_hois": S.NUM_RARE_HOIS,
 }
 _GROUP_SIZES = {
     "pasta76": (12, 10, 5, 31, 5, 13),
@@ -55,7 +58,7 @@ class Vocab:
     pasta76_object_mask: np.ndarray
     coco80_to_hico: np.ndarray
     coco91_to_hico: dict[int, int]
-    _cache: dict = field(default_factory=dict, repr=False, compare=False)
+    _cache: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def hoi_verb(self) -> np.ndarray:
@@ -120,7 +123,7 @@ class Vocab:
         raise IndexError(f"part index {part} is outside 0..9")
 
 
-def _check(raw: dict, where: str) -> None:
+def _check(raw: dict[str, Any], where: str) -> None:
     for key, n in _EXPECTED.items():
         if len(raw[key]) != n:
             raise DataError(f"expected {n} entries, found {len(raw[key])}", file=where, field=key)

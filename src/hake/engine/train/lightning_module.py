@@ -21,8 +21,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from hake.engine.a2v_config import A2VConfig, config_from_dict
-from hake.engine.metrics import multilabel_map
+from hake.engine.train.a2v_config import A2VConfig, config_from_dict
+from hake.engine.train.metrics import multilabel_map
 from hake.models.activity2vec import Activity2Vec
 
 FROZEN_MODES = ("stage2", "transfer")

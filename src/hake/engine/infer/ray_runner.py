@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from hake.engine.runner import Failure, Job, Summary, run_jobs
+from hake.engine.infer.runner import Failure, Job, Summary, run_jobs
 from hake.errors import DataError, HakeError
 
 #: Runs a list of jobs and says which were done and which failed (e.g. ``runner.run_jobs``).

@@ -87,3 +87,35 @@ def input_from_json(raw: Any, n_pasta: int, where: str) -> tuple[np.ndarray, np.
             raise DataError(f"expected a list of {n} finite numbers", file=where, field=key)
         out.append(arr)
     return out[0], out[1], out[2]
+
+
+def explain_input(spec: Any, *, pasta: str | None = None, objects: str | None = None,
+                  raw: Any = None, where: str = "<input>") -> np.ndarray:
+    """The reasoner input vector of ``hake explain``: PaSta, then part flags, then objects, as ``spec`` reads them.
+
+    Args:
+        spec: the reasoner's ``InSpec`` (``group_dims``, ``pasta_space``, ``n_parts``, ``n_objects``).
+        pasta: readable part states (``"hand:hold,head:look at"``), used when ``raw`` is None.
+        objects: readable objects present (``"horse"``); overrides those in ``raw``.
+        raw: parsed JSON ``{"pasta": [...], "objects": [...], "parts": [...]}``.
+        where: the file ``raw`` came from, for error messages.
+
+    Returns:
+        (D,) input vector (dtype of the parts), D = sum(group_dims) + n_parts + n_objects.
+    """
+    if raw is not None:
+        p, parts, obj = input_from_json(raw, sum(spec.group_dims), where)
+    elif pasta is not None:
+        p, parts, obj = pasta_vector(pasta, spec.pasta_space), None, None
+    else:
+        raise DataError("give --pasta or --input")
+    if objects is not None:
+        obj = objects_vector(objects)
+    chunks = [p]
+    if spec.n_parts:
+        chunks.append(parts if parts is not None else parts_from_pasta(p, spec.pasta_space))
+    if spec.n_objects:
+        if obj is None:
+            raise DataError("this reasoner reads the objects present: give --objects")
+        chunks.append(obj)
+    return np.concatenate(chunks)

@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from hake.errors import DataError
-from hake.evaluation.matching import iou_plus_one
+from hake.geometry.boxes import iou_plus_one
 from hake.vocab.core import load as load_vocab
 
 PAIR_IOU = 0.7

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
-from hake.engine.spatial_data import PairArrays, hoi_counts
+from hake.datasets.spatial_pairs import PairArrays, hoi_counts
 from hake.models.layout import pair_layout
 from hake.models.spatial import SpatialConfig, SpatialPasta
 

@@ -124,3 +124,33 @@ def synthetic_defaults(root: str | Path, out: str | Path) -> A2VConfig:
                         image_size=128)
     cfg.train.epochs, cfg.train.batch_size, cfg.train.lr = 8, 8, 2e-3
     return cfg
+
+
+def resolve_config(config: str | Path | None = None, *, data: str | Path | None = None, out: str | Path | None = None,
+                   epochs: int | None = None, resume: str | None = None) -> A2VConfig:
+    """The config of ``hake train a2v``: the YAML file, else the synthetic defaults for a folder from
+    ``hake data synth``, else the documented defaults; then the command-line overrides.
+
+    Raises:
+        HakeError: no data root and no feature cache.
+    """
+    from hake.datasets.synth import is_synthetic
+    from hake.errors import HakeError
+
+    if config is not None:
+        cfg = load_config(config)
+    elif data is not None and is_synthetic(data):
+        cfg = synthetic_defaults(data, out or "runs/a2v")
+    else:
+        cfg = A2VConfig()
+    if data is not None:
+        cfg.data.root = str(data)
+    if out is not None:
+        cfg.out = str(out)
+    if epochs is not None:
+        cfg.train.epochs = epochs
+    if resume is not None:
+        cfg.train.resume = resume
+    if not cfg.data.root and not cfg.data.features:
+        raise HakeError("no data: pass --data DIR or a --config with data.root")
+    return cfg

@@ -10,8 +10,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from hake.models.interface import PairBatch
 from hake.structures import DetectedObject, HoiPrediction, PartState
+from hake.structures.contracts import PairBatch
 from hake.vocab import load as load_vocab
 
 

@@ -5,7 +5,7 @@ Lightning ``Trainer`` (CPU or GPU, DDP via ``devices``, bf16/AMP via ``precision
 resumable checkpoints in ``RUN/checkpoints`` (``last.ckpt`` every epoch), logs to CSV (and
 TensorBoard when installed) under ``RUN/logs``, scores the held-out split with hake's AP code,
 and writes ``RUN/metrics.json`` and ``RUN/model.safetensors`` (weights + architecture metadata,
-loadable with :func:`hake.models.activity2vec.load_activity2vec`).
+loadable with :meth:`hake.models.a2v_predictor.A2VPredictor.load` or :func:`hake.zoo.create_model`).
 """
 
 from __future__ import annotations
@@ -20,10 +20,10 @@ from torch.utils.data import DataLoader
 
 from hake.datasets.keypoint_cache import KeypointCache
 from hake.datasets.torch import Augment, EpochSampler, ImageLevelDataset, InstanceDataset, collate, pair_targets
-from hake.engine.a2v_config import A2VConfig
-from hake.engine.features import CachedFeatures, cached_collate
-from hake.engine.lightning_module import A2VModule, pos_weights
-from hake.engine.metrics import multilabel_map
+from hake.engine.train.a2v_config import A2VConfig
+from hake.engine.train.features import CachedFeatures, cached_collate
+from hake.engine.train.lightning_module import A2VModule, pos_weights
+from hake.engine.train.metrics import multilabel_map
 from hake.errors import HakeError
 from hake.models.a2v_predictor import build_reasoner, load_state, save_model
 from hake.vocab import load
@@ -40,7 +40,7 @@ def build_datasets(cfg: A2VConfig) -> tuple[Any, Any]:
     size = cfg.data.image_size or None
     if cfg.data.level == "image":
         if cfg.train.mode != "stage1":
-            raise HakeError("image-level data trains stage1; use hake.engine.gt_hake for image-level GT-HAKE")
+            raise HakeError("image-level data trains stage1; use hake.datasets.gt_hake for image-level GT-HAKE")
         images = root / cfg.data.image_dir
         val_path = root / cfg.data.val
         return (ImageLevelDataset(root / cfg.data.train, images, kp, size, cfg.model.n_verbs),

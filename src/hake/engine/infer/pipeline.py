@@ -21,14 +21,17 @@ from typing import Any
 import cv2
 import numpy as np
 
-from hake.engine.pairs import hoi_predictions, make_pairs, person_pasta, top_states
+from hake import hub
+from hake.engine.infer.pairs import hoi_predictions, make_pairs, person_pasta, top_states
 from hake.errors import HakeError
 from hake.geometry import part_boxes
-from hake.models.interface import PastaModel
+from hake.hub import DEFAULT_DETECTOR, DEFAULT_PASTA_MODEL, DEFAULT_POSE
 from hake.perception.base import PERSON, Detector, PoseEstimator, check_image
-from hake.structures import DetectedObject, FrameResult, Person
+from hake.structures import DetectedObject, FrameResult, PastaModel, Person
+from hake.zoo import create_model
 
-DEFAULT_PASTA_MODEL = "spatial_pasta.hake_hicodet"
+#: Model families whose models are PaSta models.
+PASTA_FAMILIES = ("spatial_pasta", "activity2vec")
 
 
 def merge_overlapping(objects: list[DetectedObject], iou: float) -> list[DetectedObject]:
@@ -149,51 +152,45 @@ class Pipeline:
 
 
 def load_pasta_model(name: str = DEFAULT_PASTA_MODEL, weights: Path | None = None, device: str = "cpu") -> Any:
-    """The PaSta model to run: Activity2Vec from ``weights`` if given, else the zoo model ``name``.
+    """The PaSta model to run on ``device``: the weight file ``weights`` if given, else the zoo model ``name``.
 
     Raises:
-        HakeError: unknown name, missing or corrupt weight file, or no Activity2Vec loader.
+        HakeError: unknown name, missing, corrupt or foreign weight file, not a PaSta model, device unavailable.
     """
-    if weights is not None:
-        if not Path(weights).is_file():
-            raise HakeError(f"weight file not found: {weights}")
-        try:
-            from hake.models.a2v_predictor import A2VPredictor
-        except ImportError as err:
-            raise HakeError(f"Activity2Vec is not available ({err}); cannot load {weights}") from None
-        return A2VPredictor.load(Path(weights))
-    import importlib
-
-    from hake.models.zoo import create_model, manifest
-
-    if name not in manifest():
-        known = ", ".join(k for k in sorted(manifest()) if not k.startswith(("detector.", "pose.")))
-        raise HakeError(f"unknown PaSta model {name!r}; known: {known or 'none'}")
-    family = name.split(".", 1)[0]
-    for module in (f"hake.models.{family}", "hake.models.spatial"):
-        try:  # model modules register their zoo loader on import
-            importlib.import_module(module)
-        except ImportError:
-            pass
-    return create_model(name)
+    model = create_model(weights if weights is not None else name, device=device)
+    if not isinstance(model, PastaModel):
+        known = ", ".join(n for fam in PASTA_FAMILIES for n in hub.names(fam))
+        raise HakeError(f"{weights or name!r} is not a PaSta model (it has no predict(PairBatch)); "
+                        f"PaSta models: {known} or an Activity2Vec / Spatial-PaSta .safetensors file")
+    return model
 
 
 def build_pipeline(
     pasta_model: PastaModel | None = None,
-    detector: str = "nanodet_m",
-    pose: str = "movenet_lightning",
+    detector: str = DEFAULT_DETECTOR,
+    pose: str = DEFAULT_POSE,
     config: PipelineConfig | None = None,
     device: str = "cpu",
     threads: int = 1,
     pasta_name: str = DEFAULT_PASTA_MODEL,
     weights: Path | None = None,
 ) -> Pipeline:
-    """A :class:`Pipeline` with the shipped perception models and the chosen PaSta model."""
-    from hake.perception import create_detector, create_pose_estimator
+    """A :class:`Pipeline` with the chosen perception and PaSta models, all loaded through
+    :func:`hake.zoo.create_model` on ``device``.
 
+    Args:
+        pasta_model: an already built PaSta model (e.g. an ONNX export); overrides ``pasta_name``/``weights``.
+        detector: detector zoo name, short name (``nanodet_m``) or ``.onnx`` file (NanoDet layout).
+        pose: pose zoo name or short name (``movenet_lightning``, ``movenet_thunder``, ``movenet_multipose``).
+        config: thresholds and limits.
+        device: ``cpu`` or ``cuda[:N]``, for every model.
+        threads: CPU threads of the ONNX models.
+        pasta_name: zoo name of the PaSta model.
+        weights: a PaSta model's weight file, instead of ``pasta_name``.
+    """
     cfg = config or PipelineConfig()
-    det = create_detector(detector, threads=threads, device=device,
-                          score_threshold=min(cfg.person_threshold, cfg.object_threshold))
-    est = create_pose_estimator(pose, threads=threads, device=device)
+    det = create_model(detector, device=device, family="detector", threads=threads,
+                       score_threshold=min(cfg.person_threshold, cfg.object_threshold))
+    est = create_model(pose, device=device, family="pose", threads=threads)
     model = pasta_model if pasta_model is not None else load_pasta_model(pasta_name, weights, device)
     return Pipeline(det, est, model, cfg)

@@ -20,10 +20,10 @@ from typing import Any
 
 import numpy as np
 
+from hake.datasets.gt_hake import _clear_no_interaction, merge_pairs
 from hake.datasets.hicodet import HicoDetGT
-from hake.engine.gt_hake import _clear_no_interaction, merge_pairs
 from hake.errors import DataError
-from hake.evaluation.matching import iou_plus_one
+from hake.geometry.boxes import iou_plus_one
 from hake.vocab.core import NO_INTERACTION_VERB
 from hake.vocab.core import load as load_vocab
 

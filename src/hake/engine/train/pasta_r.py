@@ -16,8 +16,8 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
-from hake.engine import distributed as D
-from hake.engine.gt_hake import GtHakeData
+from hake.datasets.gt_hake import GtHakeData
+from hake.engine.train import distributed as D
 from hake.errors import HakeError
 from hake.evaluation.hico import evaluate_hico
 from hake.models.pasta_r import InSpec, PastaR, split_groups

@@ -16,8 +16,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from hake.engine.pipeline import Pipeline
-from hake.engine.tracking import PersonTracker
+from hake.engine.infer.pipeline import Pipeline
+from hake.engine.infer.tracking import PersonTracker
 from hake.errors import DataError
 
 

@@ -16,9 +16,9 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from hake.engine.features import CachedFeatures
-from hake.engine.lightning_module import pos_weights
-from hake.engine.metrics import multilabel_map
+from hake.engine.train.features import CachedFeatures
+from hake.engine.train.lightning_module import pos_weights
+from hake.engine.train.metrics import multilabel_map
 from hake.errors import DataError
 from hake.models.fusion import LateFusion
 from hake.models.pair_streams import STREAMS, PairStreams

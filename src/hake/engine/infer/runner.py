@@ -17,7 +17,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from hake.engine.pipeline import Pipeline
+from hake.engine.infer.pipeline import Pipeline
 from hake.errors import DataError, HakeError
 
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"})
@@ -162,7 +162,7 @@ def run_jobs(
     """
     from tqdm import tqdm
 
-    from hake.engine.video import process_video
+    from hake.engine.infer.video import process_video
 
     summary = Summary()
     pipeline: Pipeline | None = None

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from hake.datasets.hicodet import HicoDetGT
-from hake.engine.spatial_data import PAIR_IOU, GtPairs, gt_pairs, object_prior
+from hake.datasets.spatial_pairs import PAIR_IOU, GtPairs, gt_pairs, object_prior
 from hake.evaluation.hicodet import evaluate_hicodet
 from hake.vocab.core import load as load_vocab
 

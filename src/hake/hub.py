@@ -1,0 +1,115 @@
+"""The weights hub: every shipped weight file by name, with sha256, licence, source and how to rebuild it.
+
+This module sits at the bottom of the house (it imports only :mod:`hake.errors`), so perception and
+models both resolve weight files here without importing each other. Building a model from a name
+or a file is :func:`hake.zoo.create_model`.
+
+Weight files live in the repository's ``models/`` folder (``HAKE_MODEL_DIR`` overrides it). The
+manifest is ``hake/manifest.json``::
+
+    {"spatial_pasta.hake_hicodet": {"file": "spatial_pasta_hake_hicodet.safetensors",
+      "sha256": "...", "licence": "Apache-2.0", "source": "...", "reproduce": "python tools/..."},
+     ...}
+
+A name is ``family.variant``; the families are :data:`FAMILIES`. :func:`weight_path` verifies the
+sha256 before handing a file out, so a corrupt or swapped file is caught at load time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from hake.errors import HakeError
+
+#: Model families (the prefix of a zoo name) and what each builds.
+FAMILIES: dict[str, str] = {
+    "detector": "person and object detector (perception, ONNX)",
+    "pose": "pose estimator, COCO-17 keypoints (perception, ONNX)",
+    "spatial_pasta": "PaSta model from the box layout (PyTorch)",
+    "activity2vec": "PaSta model from pixels (PyTorch)",
+    "pasta_r": "PaSta-R reasoner: part states -> activities (PyTorch)",
+}
+
+#: The defaults of ``hake infer`` and of :func:`hake.engine.infer.pipeline.build_pipeline`.
+DEFAULT_DETECTOR = "nanodet_m"
+DEFAULT_POSE = "movenet_lightning"
+DEFAULT_PASTA_MODEL = "spatial_pasta.hake_hicodet"
+#: The default reasoner of ``hake explain``.
+DEFAULT_PASTA_R = "pasta_r.hake_hico"
+#: A family's shipped default, so ``--model spatial_pasta`` means its zoo model.
+FAMILY_DEFAULTS: dict[str, str] = {"spatial_pasta": DEFAULT_PASTA_MODEL, "pasta_r": DEFAULT_PASTA_R,
+                                   "detector": "detector." + DEFAULT_DETECTOR, "pose": "pose." + DEFAULT_POSE}
+
+
+def model_dir() -> Path:
+    """Folder holding the weight files: ``$HAKE_MODEL_DIR`` or the repository's ``models/``."""
+    env = os.environ.get("HAKE_MODEL_DIR")
+    if env:
+        return Path(env)
+    return Path(__file__).resolve().parents[2] / "models"
+
+
+@cache
+def manifest() -> dict[str, dict[str, Any]]:
+    """Name -> entry of every shipped weight file."""
+    ref = resources.files("hake") / "manifest.json"
+    data: dict[str, dict[str, Any]] = json.loads(ref.read_text(encoding="utf-8"))
+    return data
+
+
+def family_of(name: str) -> str:
+    """The family of a zoo name (``"pose.movenet_thunder"`` -> ``"pose"``)."""
+    return name.split(".", 1)[0]
+
+
+def names(family: str | None = None) -> list[str]:
+    """Sorted zoo names, optionally of one family."""
+    return sorted(n for n in manifest() if family is None or family_of(n) == family)
+
+
+def resolve_name(name: str) -> str:
+    """A full zoo name for ``name``: itself, a family's shipped default (``"pasta_r"``), or the only
+    name of that family."""
+    if name in manifest():
+        return name
+    if name in FAMILY_DEFAULTS:
+        return FAMILY_DEFAULTS[name]
+    matches = names(name) if "." not in name else []
+    if len(matches) != 1:
+        raise HakeError(f"unknown model {name!r}; give one of {', '.join(names())}")
+    return matches[0]
+
+
+def sha256_of(path: Path) -> str:
+    """Hex sha256 of a file, read in 1 MiB chunks."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+_VERIFIED: set[Path] = set()
+
+
+def weight_path(name: str) -> Path:
+    """Path of the weight file called ``name`` after checking its sha256 (once per process)."""
+    entries = manifest()
+    if name not in entries:
+        raise HakeError(f"unknown model {name!r}; known: {', '.join(sorted(entries))}")
+    entry = entries[name]
+    path: Path = model_dir() / str(entry["file"])
+    if not path.is_file():
+        raise HakeError(f"weight file for {name!r} not found at {path}; set HAKE_MODEL_DIR")
+    if path not in _VERIFIED:
+        digest = sha256_of(path)
+        if digest != entry["sha256"]:
+            raise HakeError(f"sha256 mismatch for {path}: {digest} != {entry['sha256']} (corrupt or replaced file)")
+        _VERIFIED.add(path)
+    return path
