@@ -20,6 +20,7 @@ _TOPICS = [
     "hake.cli.infer_cmd",
     "hake.cli.export_cmd",
     "hake.cli.pasta_r_cmd",
+    "hake.cli.explain_cmd",
     "hake.cli.spatial_cmd",
     "hake.cli.data_cmd",
 ]

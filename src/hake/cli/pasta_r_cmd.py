@@ -1,4 +1,4 @@
-"""``hake train pasta-r``, ``hake benchmark pasta-r`` and ``hake explain`` (PaSta-R on GT-HAKE)."""
+"""``hake train pasta-r`` and ``hake benchmark pasta-r`` (PaSta-R on GT-HAKE)."""
 
 from __future__ import annotations
 
@@ -6,11 +6,10 @@ from pathlib import Path
 
 import typer
 
-from hake.cli.apps import app, benchmark_app, train_app
+from hake.cli.apps import benchmark_app, train_app
 from hake.cli.common import guarded, write_json
 from hake.datasets.gt_hake import SPLIT_RULE
 from hake.engine.bench.pasta_r import REASONERS
-from hake.hub import DEFAULT_PASTA_R
 
 
 def _setup_torch() -> None:
@@ -85,36 +84,3 @@ def benchmark_pasta_r(
     if json_out is not None:
         write_json({"results": results, "level": level, "data": data.name, "split": SPLIT_RULE, "seed": seed},
                    json_out)
-
-
-@app.command("explain")
-@guarded
-def explain_command(
-    pasta: str | None = typer.Option(None, "--pasta", help='Part states, e.g. "hand:hold,head:look at".'),
-    objects: str | None = typer.Option(None, "--objects", help='Objects present, e.g. "horse".'),
-    input_file: Path | None = typer.Option(None, "--input", exists=True, dir_okay=False,
-                                           help='JSON {"pasta": [76], "objects": [...], "parts": [10]}.'),
-    model_name: str = typer.Option(DEFAULT_PASTA_R, "--model", help="Zoo name or a .safetensors file."),
-    top: int = typer.Option(5, "--top", min=1, help="HOIs to explain."),
-    features: int = typer.Option(5, "--features", min=1, help="Contributions listed per HOI."),
-    steps: int = typer.Option(64, "--steps", min=1, help="Integrated-gradient steps (non-linear reasoners)."),
-    all_features: bool = typer.Option(False, "--all-features", help="Also list part flags and objects."),
-    json_out: Path | None = typer.Option(None, "--json", help="Write JSON here ('-' for stdout)."),
-) -> None:
-    """List, for each top HOI, the part states that contributed most to its score."""
-    _setup_torch()
-    import torch
-
-    from hake.datasets.io import read_json
-    from hake.engine.infer.explain import explain, explanation_dict, explanation_text
-    from hake.engine.infer.explain_input import explain_input
-    from hake.zoo import create_model
-
-    model = create_model(model_name, family="pasta_r")
-    raw = read_json(input_file) if input_file is not None else None
-    x = explain_input(model.in_spec, pasta=pasta, objects=objects, raw=raw, where=str(input_file))
-    items = explain(model, torch.from_numpy(x), top, features, steps, pasta_only=not all_features)
-    if json_out is None:
-        typer.echo(explanation_text(model, items))
-    else:
-        write_json(explanation_dict(model, items), None if str(json_out) == "-" else json_out)
