@@ -1,7 +1,11 @@
 """Slow, loop-by-loop reference evaluators written straight from EVAL_PROTOCOLS.md.
 
 One Python loop per detection, plain lists, no vectorisation tricks: the fast evaluators in
-``hake.evaluation`` must agree with these on every input (tests/test_eval_*.py).
+``hake.evaluation`` must agree with these on every input (tests/test_eval_*.py). The V-COCO and
+AVA references transliterate the Python originals (``vsrl_eval.py``; ``get_ava_performance.py`` +
+``ava/``) statement by statement, including their unstable ``argsort()[::-1]`` calls on arrays
+built the way the originals build them, so on tied scores they give the originals' answer under
+the numpy in use.
 """
 
 from __future__ import annotations
@@ -121,56 +125,118 @@ def _get_overlap(boxes: np.ndarray, ref_box: np.ndarray) -> np.ndarray:
         return inters / uni
 
 
-def ref_vcoco_class(gt, dets, a: int, role: int | None, scenario: int) -> float:
-    """One V-COCO class, loop by loop: role None = agent AP; otherwise role index 0/1 and scenario."""
-    tp, fp, sc = [], [], []
-    npos = 0
-    for i, img_id in enumerate(gt.image_ids.tolist()):
-        pidx = np.flatnonzero(gt.person_image == i)
-        gt_boxes, gt_actions = gt.person_boxes[pidx], gt.person_actions[pidx]
-        ignore = np.any(gt_actions == -1, axis=1)
-        npos += int(np.sum(gt_actions[:, a] == 1))
-        rows = [d for d in range(len(dets.image_id)) if dets.image_id[d] == img_id]
-        if not rows or not len(pidx):
-            continue
-        scores = dets.agent_scores[rows, a] if role is None else dets.role_scores[rows, a, role]
-        keep = [k for k in range(len(rows)) if not np.isnan(scores[k])]
-        covered = [False] * len(pidx)
-        for k in np.argsort(scores[keep], kind="stable")[::-1]:
-            d = rows[keep[k]]
-            overlaps = _get_overlap(gt_boxes, dets.person_box[d])
-            jmax, ovmax = overlaps.argmax(), overlaps.max()
-            if ignore[jmax]:
-                continue
-            ov_role = 1.0
-            if role is not None:
-                g = gt.role_boxes[pidx[jmax], a, role]
-                pred = dets.role_boxes[d, a, role]
-                if np.all(g == -1):
-                    if scenario == 1:
-                        ov_role = 1.0 if (np.all(pred == 0.0) or np.all(np.isnan(pred))) else 0.0
-                else:
-                    ov_role = _get_overlap(g.reshape(1, 4), pred)[0]
-            sc.append(scores[keep[k]])
-            if gt_actions[jmax, a] == 1 and ovmax >= 0.5 and ov_role >= 0.5 and not covered[jmax]:
-                covered[jmax] = True
-                tp.append(1)
-                fp.append(0)
-            else:
-                tp.append(0)
-                fp.append(1)
+def _vcoco_collect(gt, dets: list[dict], image_id: int) -> tuple[np.ndarray, np.ndarray]:
+    """vsrl_eval._collect_detections_for_image (a missing key is NaN here; the original raises)."""
+    n_act = len(gt.actions)
+    agents = np.empty((0, 4 + n_act), dtype=np.float32)
+    roles = np.empty((0, 5 * n_act, 2), dtype=np.float32)
+    for det in dets:
+        if det["image_id"] == image_id:
+            this_agent = np.zeros((1, 4 + n_act), dtype=np.float32)
+            this_role = np.zeros((1, 5 * n_act, 2), dtype=np.float32)
+            this_agent[0, :4] = det["person_box"]
+            for aid in range(n_act):
+                for j, rid in enumerate(gt.roles[aid]):
+                    key = gt.actions[aid] + "_" + rid
+                    if rid == "agent":
+                        this_agent[0, 4 + aid] = det.get(key, np.nan)
+                    else:
+                        this_role[0, 5 * aid: 5 * aid + 5, j - 1] = det.get(key, [0, 0, 0, 0, np.nan])
+            agents = np.concatenate((agents, this_agent), axis=0)
+            roles = np.concatenate((roles, this_role), axis=0)
+    return agents, roles
+
+
+def _vcoco_tail(tp: list, fp: list, sc: list, npos: np.float32, sort) -> float:
+    """The AP tail of vsrl_eval: float32 arrays, ``a_sc.argsort()[::-1]``, float32 cumsums, voc_ap.
+    Where the original crashes (no detection, or no positive) this returns NaN."""
     if not sc or npos == 0:
         return math.nan
-    idx = np.argsort(np.array(sc, np.float32), kind="stable")[::-1]
-    a_tp = np.cumsum(np.array(tp, np.float32)[idx])
-    a_fp = np.cumsum(np.array(fp, np.float32)[idx])
+    a_fp = np.array(fp, dtype=np.float32)
+    a_tp = np.array(tp, dtype=np.float32)
+    a_sc = np.array(sc, dtype=np.float32)
+    idx = sort(a_sc)[::-1]
+    a_fp = np.cumsum(a_fp[idx])
+    a_tp = np.cumsum(a_tp[idx])
     rec = a_tp / float(npos)
     prec = a_tp / np.maximum(a_tp + a_fp, np.finfo(np.float64).eps)
     return float(np.float32(ref_all_point(list(rec), list(prec))))
 
 
-def ref_ava_read(path: str, labelmap_ids: set[int], capacity: int, protocol: str) -> dict[str, list[tuple]]:
-    """get_ava_performance.read_csv: frame key -> [(score, action, y1, x1, y2, x2)] in output order."""
+def original_argsort(a: np.ndarray) -> np.ndarray:
+    """``a.argsort()``, the originals' call (numpy's default kind)."""
+    return a.argsort()
+
+
+def ref_vcoco(gt, dets: list[dict], eval_type: str, sort=original_argsort) -> np.ndarray:
+    """vsrl_eval._do_agent_eval (``eval_type="agent"``) or _do_role_eval (``scenario_1|2``), loop by loop.
+
+    ``gt`` is a :class:`hake.datasets.vcoco.VcocoGT` (its images play the vcocodb entries), ``dets``
+    the official list of dicts. The per-image ``agent_scores.argsort()[::-1]`` and the final
+    ``a_sc.argsort()[::-1]`` are the original's calls on the arrays the original builds.
+    Returns agent AP (A,) or role AP (A, 2), float32, NaN where no AP exists or the original crashes.
+    ``sort`` replaces ``a.argsort()`` in both places (to check the stable variant).
+    """
+    n_act = len(gt.actions)
+    agent = eval_type == "agent"
+    shape = (n_act, 1) if agent else (n_act, 2)
+    tp = [[[] for _ in range(shape[1])] for _ in range(n_act)]
+    fp = [[[] for _ in range(shape[1])] for _ in range(n_act)]
+    sc = [[[] for _ in range(shape[1])] for _ in range(n_act)]
+    npos = np.zeros(n_act, dtype=np.float32)
+    for i, image_id in enumerate(gt.image_ids.tolist()):
+        pidx = np.flatnonzero(gt.person_image == i)
+        gt_boxes, gt_actions = gt.person_boxes[pidx], gt.person_actions[pidx].astype(np.int32)
+        ignore = np.any(gt_actions == -1, axis=1)
+        for aid in range(n_act):
+            npos[aid] += np.sum(gt_actions[:, aid] == 1)
+        pred_agents, pred_roles = _vcoco_collect(gt, dets, image_id)
+        for aid in range(n_act):
+            for rid in range(1 if agent else len(gt.roles[aid]) - 1):
+                covered = np.zeros(gt_boxes.shape[0], dtype=bool)
+                gt_roles = -np.ones_like(gt_boxes)
+                if not agent:
+                    for j in range(gt_boxes.shape[0]):
+                        gt_roles[j] = gt.role_boxes[pidx[j], aid, rid]
+                agent_boxes = pred_agents[:, :4]
+                role_boxes = pred_roles[:, 5 * aid: 5 * aid + 4, rid]
+                agent_scores = pred_agents[:, 4 + aid] if agent else pred_roles[:, 5 * aid + 4, rid]
+                valid = np.where(np.isnan(agent_scores) == False)[0]  # noqa: E712
+                agent_scores = agent_scores[valid]
+                agent_boxes = agent_boxes[valid, :]
+                role_boxes = role_boxes[valid, :]
+                idx = sort(agent_scores)[::-1]
+                for j in idx:
+                    if gt_boxes.shape[0] == 0:  # the original crashes here; hake skips the detection
+                        continue
+                    overlaps = _get_overlap(gt_boxes, agent_boxes[j, :])
+                    jmax, ovmax = overlaps.argmax(), overlaps.max()
+                    if ignore[jmax]:
+                        continue
+                    ov_role = 1.0
+                    if not agent and np.all(gt_roles[jmax, :] == -1):
+                        if eval_type == "scenario_1":
+                            empty = np.all(role_boxes[j, :] == 0.0) or np.all(np.isnan(role_boxes[j, :]))
+                            ov_role = 1.0 if empty else 0.0
+                    elif not agent:
+                        ov_role = _get_overlap(gt_roles[jmax, :].reshape((1, 4)), role_boxes[j, :])
+                    sc[aid][rid].append(agent_scores[j])
+                    if gt_actions[jmax, aid] == 1 and ovmax >= 0.5 and ov_role >= 0.5 and not covered[jmax]:
+                        covered[jmax] = True
+                        fp[aid][rid].append(0)
+                        tp[aid][rid].append(1)
+                    else:
+                        fp[aid][rid].append(1)
+                        tp[aid][rid].append(0)
+    out = np.full(shape, np.nan, dtype=np.float32)
+    for aid in range(n_act):
+        for rid in range(1 if agent else len(gt.roles[aid]) - 1):
+            out[aid, rid] = _vcoco_tail(tp[aid][rid], fp[aid][rid], sc[aid][rid], npos[aid], sort)
+    return out[:, 0] if agent else out
+
+
+def ref_ava_read(path: str, labelmap_ids: set[int], capacity: int, protocol: str):
+    """get_ava_performance.read_csv: (boxes, labels, scores per frame key in insertion order, all_keys)."""
     import csv
     import heapq
     from collections import defaultdict
@@ -178,10 +244,14 @@ def ref_ava_read(path: str, labelmap_ids: set[int], capacity: int, protocol: str
     def key(v, t):
         return f"{v},{int(t):04d}" if protocol == "v2019" else f"{v},{float(t):.6f}"
 
-    entries = defaultdict(list)
+    entries, all_keys = defaultdict(list), set()
+    boxes, labels, scores = defaultdict(list), defaultdict(list), defaultdict(list)
     with open(path, newline="") as fh:
         for row in csv.reader(fh):
             k = key(row[0], row[1])
+            all_keys.add(k)
+            if len(row) == 2:
+                continue
             x1, y1, x2, y2 = [float(n) for n in row[2:6]]
             action = int(row[6])
             if labelmap_ids and action not in labelmap_ids:
@@ -191,55 +261,82 @@ def ref_ava_read(path: str, labelmap_ids: set[int], capacity: int, protocol: str
                 heapq.heappush(entries[k], (score, action, y1, x1, y2, x2))
             elif score > entries[k][0][0]:
                 heapq.heapreplace(entries[k], (score, action, y1, x1, y2, x2))
-    return {k: sorted(v, key=lambda tup: -tup[0]) for k, v in entries.items()}
+    for k in entries:
+        for score, action, y1, x1, y2, x2 in sorted(entries[k], key=lambda tup: -tup[0]):
+            boxes[k].append([y1, x1, y2, x2])
+            labels[k].append(action)
+            scores[k].append(score)
+    return boxes, labels, scores, all_keys
 
 
-def ref_ava(gt_csv: str, det_csv: str, labelmap_ids: set[int], excluded: set[str], protocol: str) -> dict[int, float]:
-    """AVA per-class AP following get_ava_performance.py step by step (Python csv, heapq, loops)."""
-    from collections import defaultdict
+def _ava_iou(b1: np.ndarray, b2: np.ndarray) -> np.ndarray:
+    """np_box_ops.iou: pairwise IoU of [y1, x1, y2, x2] rows, no +1."""
+    y_min1, x_min1, y_max1, x_max1 = np.split(b1, 4, axis=1)
+    y_min2, x_min2, y_max2, x_max2 = np.split(b2, 4, axis=1)
+    h = np.maximum(0.0, np.minimum(y_max1, y_max2.T) - np.maximum(y_min1, y_min2.T))
+    w = np.maximum(0.0, np.minimum(x_max1, x_max2.T) - np.maximum(x_min1, x_min2.T))
+    inter = h * w
+    area1 = (b1[:, 2] - b1[:, 0]) * (b1[:, 3] - b1[:, 1])
+    area2 = (b2[:, 2] - b2[:, 0]) * (b2[:, 3] - b2[:, 1])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return inter / (area1[:, None] + area2[None, :] - inter)
 
-    gt, det = ref_ava_read(gt_csv, labelmap_ids, 0, protocol), ref_ava_read(det_csv, labelmap_ids, 50, protocol)
+
+def ref_ava(gt_csv: str, det_csv: str, labelmap_ids: set[int], excluded: set[str], protocol: str,
+            sort=original_argsort) -> dict[int, float]:
+    """AVA per-class AP following get_ava_performance.py + the ava/ Pascal evaluator step by step.
+
+    ``head``: detection frames outside the GT file's ``all_keys`` are ignored; ``v2019``: GT and
+    detections of excluded frames are dropped, detection frames without GT are evaluated (all FP).
+    Per class the concatenated float64 scores are ranked with ``np.argsort(scores)[::-1]``
+    (``sort`` replaces ``np.argsort``, to check the stable variant).
+    """
+    g_boxes, g_labels, _, included = ref_ava_read(gt_csv, labelmap_ids, 0, protocol)
+    d_boxes, d_labels, d_scores, _ = ref_ava_read(det_csv, labelmap_ids, 50, protocol)
     num_class = max(labelmap_ids)
-    gt = {k: v for k, v in gt.items() if k not in excluded}
-    num_gt = defaultdict(int)
-    for v in gt.values():
-        for item in v:
-            num_gt[item[1]] += 1
-    scores, tps = defaultdict(list), defaultdict(list)
-    for k, items in det.items():
-        if k in excluded or (protocol == "head" and k not in gt):
+    gt_db, num_gt = {}, np.zeros(num_class, dtype=int)
+    for k in g_boxes:
+        if protocol == "v2019" and k in excluded:
             continue
-        items = [it for it in items if it[2] < it[4] and it[3] < it[5]]
-        g = gt.get(k, [])
-        for c in range(1, num_class + 1):
-            gb = [it[2:] for it in g if it[1] == c]
-            used = [False] * len(gb)
-            for it in [it for it in items if it[1] == c]:
-                ious = []
-                for y1, x1, y2, x2 in gb:
-                    h = max(0.0, min(it[4], y2) - max(it[2], y1))
-                    w = max(0.0, min(it[5], x2) - max(it[3], x1))
-                    inter = h * w
-                    union = (it[4] - it[2]) * (it[5] - it[3]) + (y2 - y1) * (x2 - x1) - inter
-                    ious.append(inter / union if union != 0 else (math.nan if inter == 0 else math.inf))
-                tp = False
-                if ious:
-                    j = int(np.argmax(ious))
-                    if ious[j] >= 0.5 and not used[j]:
-                        used[j] = tp = True
-                scores[c].append(it[0])
-                tps[c].append(tp)
+        gt_db[k] = (np.array(g_boxes[k], dtype=float), np.array(g_labels[k], dtype=int) - 1)
+        for c in range(num_class):
+            num_gt[c] += np.sum(gt_db[k][1] == c)
+    scores_per_class = [[] for _ in range(num_class)]
+    tp_per_class = [[] for _ in range(num_class)]
+    for k in d_boxes:
+        if (protocol == "head" and k not in included) or (protocol == "v2019" and k in excluded):
+            continue
+        boxes, labels = np.array(d_boxes[k], dtype=float), np.array(d_labels[k], dtype=int) - 1
+        scores = np.array(d_scores[k], dtype=float)
+        valid = np.logical_and(boxes[:, 0] < boxes[:, 2], boxes[:, 1] < boxes[:, 3])
+        boxes, labels, scores = boxes[valid], labels[valid], scores[valid]
+        gb_all, gl_all = gt_db.get(k, (np.empty((0, 4), dtype=float), np.array([], dtype=int)))
+        for c in range(num_class):
+            gb, db, ds = gb_all[gl_all == c], boxes[labels == c], scores[labels == c]
+            if db.size == 0:
+                continue
+            tp = np.zeros(len(db), dtype=bool)
+            if gb.size:
+                iou = _ava_iou(db, gb)
+                max_ids = np.argmax(iou, axis=1)
+                detected = np.zeros(len(gb), dtype=bool)
+                for i in range(len(db)):
+                    if iou[i, max_ids[i]] >= 0.5 and not detected[max_ids[i]]:
+                        tp[i] = detected[max_ids[i]] = True
+            scores_per_class[c].append(ds)
+            tp_per_class[c].append(tp)
     ap = {}
-    for c in range(1, num_class + 1):
+    for c in range(num_class):
         if num_gt[c] == 0:
             continue
-        if not scores[c]:
-            ap[c] = 0.0
+        if not scores_per_class[c]:
+            ap[c + 1] = 0.0
             continue
-        idx = np.argsort(np.array(scores[c]), kind="stable")[::-1]
-        t = np.array(tps[c], int)[idx]
+        scores, labels = np.concatenate(scores_per_class[c]), np.concatenate(tp_per_class[c])
+        idx = sort(scores)[::-1]
+        t = labels.astype(int)[idx]
         ctp, cfp = np.cumsum(t), np.cumsum(1 - t)
-        ap[c] = ref_all_point(list(ctp.astype(float) / num_gt[c]), list(ctp.astype(float) / (ctp + cfp)))
+        ap[c + 1] = ref_all_point(list(ctp.astype(float) / num_gt[c]), list(ctp.astype(float) / (ctp + cfp)))
     return ap
 
 

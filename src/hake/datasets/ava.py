@@ -1,7 +1,10 @@
 """AVA CSV files, label maps and exclusions, read as ActivityNet's ``get_ava_performance.py`` does (no torch).
 
 Rows ``video_id, timestamp, x1, y1, x2, y2 (normalised), action_id[, score]``; an 8th column is
-read as the score (in GT files it is the person id, exactly as the original reads it). Rows whose
+read as the score (in GT files it is the person id, exactly as the original reads it); a 2-column
+row ``video_id, timestamp`` names a frame without boxes. Every row's frame key is recorded in
+``AvaRows.all_frame_keys`` **before** the label filter, as the original's ``all_keys`` (the set
+protocol ``head`` uses to decide which detection frames are evaluated). Rows whose
 action is not in the label map are dropped first; then at most ``capacity`` rows per frame are
 kept with the original's heap rule (a new row replaces the heap minimum only with a strictly
 higher score) and each frame's rows are ordered by descending score, ties in heap order. Frames
@@ -38,6 +41,8 @@ class AvaRows:
         boxes: (R, 4) float64 ``[y1, x1, y2, x2]`` normalised (the original's layout).
         labels: (R,) int64 action ids (1-based, as in the label map).
         scores: (R,) float64 (1.0 when the file has 7 columns).
+        all_frame_keys: (K,) sorted unique keys of every frame the file names in any row: rows
+            with boxes, 2-column rows and rows whose action is not in the label map.
     """
 
     frame_keys: np.ndarray
@@ -45,6 +50,7 @@ class AvaRows:
     boxes: np.ndarray
     labels: np.ndarray
     scores: np.ndarray
+    all_frame_keys: np.ndarray | None = None
 
 
 def frame_key(video: str, timestamp: float, protocol: str) -> str:
@@ -105,29 +111,34 @@ def _num(text: str, protocol: str, path: str | Path, n: int) -> float:
         raise DataError(f"bad timestamp {text!r}", file=path, record=f"row {n}", field="timestamp") from None
 
 
-def _parse_python(path: str | Path, protocol: str) -> tuple[list[str], np.ndarray, np.ndarray]:
-    """Slow path: (video per row, timestamp (R,), numbers (R, 6) = x1 y1 x2 y2 action score)."""
-    videos, ts, nums = [], [], []
+def _parse_python(path: str | Path, protocol: str) -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray]:
+    """Slow path: (video per row, timestamp (R,), numbers (R, 6) = x1 y1 x2 y2 action score,
+    (R,) bool: the row has a box, i.e. it is not a 2-column frame-only row)."""
+    videos, ts, nums, boxed = [], [], [], []
     with _open(path) as fh:
         for n, row in enumerate(csv.reader(fh)):
-            if len(row) not in (7, 8):
-                raise DataError(f"expected 7 or 8 columns, got {len(row)}", file=path, record=f"row {n}",
+            if len(row) not in (2, 7, 8):
+                raise DataError(f"expected 2, 7 or 8 columns, got {len(row)}", file=path, record=f"row {n}",
                                 field="columns")
             try:
-                vals = [float(v) for v in row[2:6]] + [int(row[6]), float(row[7]) if len(row) == 8 else 1.0]
+                vals = ([float(v) for v in row[2:6]] + [int(row[6]), float(row[7]) if len(row) == 8 else 1.0]
+                        if len(row) > 2 else [0.0] * 6)
             except ValueError as err:
                 raise DataError(f"not a number: {err}", file=path, record=f"row {n}", field="x1..score") from None
             videos.append(row[0])
             ts.append(_num(row[1], protocol, path, n))
             nums.append(vals)
-    return videos, np.asarray(ts, np.float64), np.asarray(nums, np.float64).reshape(-1, 6)
+            boxed.append(len(row) > 2)
+    return (videos, np.asarray(ts, np.float64), np.asarray(nums, np.float64).reshape(-1, 6),
+            np.asarray(boxed, bool))
 
 
 def _parse_arrow(path: str | Path, protocol: str, whitelist: np.ndarray | None):
     """Fast path: stream the CSV with pyarrow in blocks, dropping unlisted actions per block.
 
-    Returns (video names, video code (R,), timestamp (R,), numbers (R, 6)) or None when pyarrow is
-    missing or the file needs the slow path (ragged rows, unparsable numbers).
+    Returns (video names, video code (R,), timestamp (R,), numbers (R, 6), (video code, timestamp)
+    of the dropped rows, one per run of consecutive rows of one frame) or None when pyarrow is
+    missing or the file needs the slow path (ragged or 2-column rows, unparsable numbers).
     """
     try:
         import pyarrow as pa
@@ -144,7 +155,7 @@ def _parse_arrow(path: str | Path, protocol: str, whitelist: np.ndarray | None):
     types = {n: pa.float64() for n in names}
     types.update(video=pa.string(), ts=pa.int64() if protocol == "v2019" else pa.float64(), action=pa.int64())
     vmap: dict[str, int] = {}
-    codes, stamps, numbers, offset = [], [], [], 0
+    codes, stamps, numbers, dropped, offset = [], [], [], [], 0
     try:
         reader = pacsv.open_csv(path, read_options=pacsv.ReadOptions(column_names=names, use_threads=False,
                                                                      block_size=1 << 24),
@@ -164,6 +175,7 @@ def _parse_arrow(path: str | Path, protocol: str, whitelist: np.ndarray | None):
             ts = batch.column(1).to_numpy(zero_copy_only=False).astype(np.float64)
             if whitelist is not None:
                 keep = np.isin(nums[:, 4].astype(np.int64), whitelist)
+                dropped.append(_runs(code[~keep], ts[~keep]))
                 code, ts, nums = code[keep], ts[keep], nums[keep]
             codes.append(code)
             stamps.append(ts)
@@ -172,7 +184,16 @@ def _parse_arrow(path: str | Path, protocol: str, whitelist: np.ndarray | None):
     except (pa.ArrowInvalid, pa.ArrowTypeError):
         return None
     cat = (lambda xs, shape: np.concatenate(xs) if xs else np.zeros(shape))  # noqa: E731
-    return list(vmap), cat(codes, (0,)).astype(np.int64), cat(stamps, (0,)), cat(numbers, (0, 6))
+    drop_code = cat([d[0] for d in dropped], (0,)).astype(np.int64)
+    return (list(vmap), cat(codes, (0,)).astype(np.int64), cat(stamps, (0,)), cat(numbers, (0, 6)),
+            (drop_code, cat([d[1] for d in dropped], (0,))))
+
+
+def _runs(vcode: np.ndarray, ts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(video code, timestamp) of the first row of each run of consecutive rows of one frame."""
+    start = np.ones(len(vcode), bool)
+    start[1:] = (vcode[1:] != vcode[:-1]) | (ts[1:] != ts[:-1])
+    return vcode[start], ts[start]
 
 
 def _frames(vnames: list[str], vcode: np.ndarray, ts: np.ndarray, protocol: str) -> tuple[np.ndarray, np.ndarray]:
@@ -239,24 +260,28 @@ def read_ava_csv(path: str | Path, class_whitelist: set[int] | None, capacity: i
         class_whitelist: action ids to keep (None or empty keeps all).
         capacity: rows kept per frame (50 for detections, 0 = no limit for GT).
         protocol: ``v2019`` or ``head`` (frame key format).
+
+    Returns:
+        :class:`AvaRows`: the kept rows in the original's order, with ``all_frame_keys``.
     """
     if protocol not in PROTOCOLS:
         raise DataError(f"unknown protocol {protocol!r}; use one of {PROTOCOLS}", field="protocol")
     wl = np.fromiter(class_whitelist, np.int64) if class_whitelist else None
     parsed = _parse_arrow(path, protocol, wl)
     if parsed is None:
-        videos, ts, nums = _parse_python(path, protocol)
+        videos, ts, nums, boxed = _parse_python(path, protocol)
         bad = ~np.isfinite(nums).all(axis=1)
         if bad.any():
             raise DataError("NaN or infinite number", file=path, record=f"row {int(np.flatnonzero(bad)[0])}",
                             field="x1..score")
         vnames, vcode = np.unique(np.asarray(videos, dtype=str), return_inverse=True)
-        if wl is not None:
-            keep = np.isin(nums[:, 4].astype(np.int64), wl)
-            vcode, ts, nums = vcode[keep], ts[keep], nums[keep]
-        parsed = (vnames.tolist(), vcode.astype(np.int64), ts, nums)
-    vnames, vcode, ts, nums = parsed
+        keep = boxed & (np.isin(nums[:, 4].astype(np.int64), wl) if wl is not None else True)
+        vcode = vcode.astype(np.int64)
+        parsed = (vnames.tolist(), vcode[keep], ts[keep], nums[keep], _runs(vcode[~keep], ts[~keep]))
+    vnames, vcode, ts, nums, (drop_code, drop_ts) = parsed
     keys, frame = _frames(vnames, vcode, ts, protocol) if len(ts) else (np.zeros(0, str), np.zeros(0, np.int64))
+    drop_keys = _frames(vnames, drop_code, drop_ts, protocol)[0] if len(drop_ts) else np.zeros(0, str)
+    all_keys = np.union1d(keys, drop_keys)
     score, label = nums[:, 5], nums[:, 4]
     order = np.argsort(-score)  # ties are resolved below, where they matter
     order = order[np.argsort(frame[order].astype(np.uint16 if len(keys) <= 1 << 16 else np.int64), kind="stable")]
@@ -279,4 +304,4 @@ def read_ava_csv(path: str | Path, class_whitelist: set[int] | None, capacity: i
         out_frame = np.concatenate([out_frame] + [np.full(len(p), f, np.int64) for f, p in zip(tied, parts)])
         regroup = np.argsort(out_frame, kind="stable")
         n, out_frame = n[regroup], out_frame[regroup]
-    return AvaRows(keys, out_frame, n[:, [1, 0, 3, 2]], n[:, 4].astype(np.int64), n[:, 5])
+    return AvaRows(keys, out_frame, n[:, [1, 0, 3, 2]], n[:, 4].astype(np.int64), n[:, 5], all_keys)

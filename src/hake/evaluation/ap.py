@@ -218,8 +218,9 @@ def stable_descending(scores: np.ndarray) -> np.ndarray:
 def reversed_ascending(scores: np.ndarray) -> np.ndarray:
     """``np.argsort(scores)[::-1]`` with a stable sort: high to low, ties in reverse input order.
 
-    This is the order of the Python originals (V-COCO, AVA) whenever numpy's default sort keeps
-    ties in input order; numpy's default quicksort does not promise that, so on ties the
-    originals themselves depend on the numpy build. We fix the stable variant.
+    The ``ties="stable"`` order of the V-COCO and AVA evaluators: one answer on every machine.
+    It equals the originals' order only where numpy's default sort happens to keep ties in input
+    order (see :func:`hake.evaluation.ranking.original_descending`).
     """
     return stable_argsort(np.asarray(scores))[::-1]
+

@@ -1,13 +1,18 @@
 """AVA frame mAP@0.5 (ActivityNet ``get_ava_performance.py`` + its Pascal evaluator), pure numpy.
 
 Rules (EVAL_PROTOCOLS.md): label-map filtering and the per-frame top-50 cap happen in the reader
-(:func:`hake.datasets.ava.read_ava_csv`). Protocol ``v2019`` drops GT and detections on excluded
-frames and counts detections on frames without GT as FP; ``head`` has no exclusions and ignores
-frames absent from the GT. Detections with ``y2 <= y1`` or ``x2 <= x1`` are removed. Per frame and
-class, detections (in the frame's score order) take their best GT by IoU **without** +1
-(``np.argmax``, no fallback) and are TP iff IoU >= 0.5 and that GT is free. Per class the scores
-are ranked by ``argsort()[::-1]`` (stable variant) and scored with the all-point VOC AP; classes
-without GT get NaN and mAP is the nanmean.
+(:func:`hake.datasets.ava.read_ava_csv`), which also keeps each frame's rows in the original's
+order (heap order, then a stable sort by descending score). Protocol ``v2019`` drops GT and
+detections on excluded frames and counts detections on frames without GT as FP; ``head`` has no
+exclusions and ignores the detections of frames absent from the GT CSV, i.e. frames without any GT
+row: a frame whose GT rows all carry actions outside the label map is a GT frame, and its
+detections are false positives. Detections with ``y2 <= y1`` or ``x2 <= x1`` are removed. Per frame
+and class, detections (in the frame's order) take their best GT by IoU **without** +1
+(``np.argmax``, no fallback) and are TP iff IoU >= 0.5 and that GT is free. Per class the float64
+scores, concatenated frame by frame in the order frames first appear in the detection CSV, are
+ranked by ``np.argsort(scores)[::-1]`` (``ties="original"``: that very call on that array;
+``ties="stable"``: its stable variant) and scored with the all-point VOC AP; classes without GT get
+NaN and mAP is the nanmean.
 """
 
 from __future__ import annotations
@@ -18,8 +23,9 @@ import numpy as np
 
 from hake.datasets.ava import PROTOCOLS, AvaRows
 from hake.errors import DataError
-from hake.evaluation.ap import all_point_ap, reversed_ascending
+from hake.evaluation.ap import all_point_ap
 from hake.evaluation.matching import best_gt, expand_pairs, first_per_key
+from hake.evaluation.ranking import check_ties, descending
 
 IOU_THRESH = 0.5
 
@@ -56,17 +62,24 @@ def iou_pairs(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def evaluate_ava(gt: AvaRows, dets: AvaRows, categories: list[dict], excluded: set[str] | None = None,
-                 protocol: str = "v2019", keep_curves: bool = False) -> AvaResult:
+                 protocol: str = "v2019", keep_curves: bool = False, ties: str = "original") -> AvaResult:
     """Frame mAP of AVA detections.
 
     Args:
-        gt: GT rows (``read_ava_csv(..., capacity=0)``).
+        gt: GT rows (``read_ava_csv(..., capacity=0)``); boxes ``[y1, x1, y2, x2]`` normalised.
         dets: detection rows (``read_ava_csv(..., capacity=50)``).
         categories: the label map, ``[{"id": int, "name": str}]`` (1-based ids).
         excluded: excluded frame keys (``v2019``; must be empty for ``head``).
         protocol: ``v2019`` or ``head``.
         keep_curves: also return PR curves per class id in ``result.curves``.
+        ties: ``original`` (default): ``np.argsort(scores)[::-1]`` on the original's float64 array,
+            so tied scores are ordered as the original orders them under the numpy in use;
+            ``stable``: a fixed order, the same answer on every machine.
+
+    Returns:
+        :class:`AvaResult`: mAP and per-class AP as fractions; ``options`` records protocol and ties.
     """
+    check_ties(ties)
     if protocol not in PROTOCOLS:
         raise DataError(f"unknown protocol {protocol!r}", field="protocol")
     excluded = set(excluded or ())
@@ -82,8 +95,9 @@ def evaluate_ava(gt: AvaRows, dets: AvaRows, categories: list[dict], excluded: s
     gt_index = {k: i for i, k in enumerate(gt.frame_keys.tolist()) if gt_ok_frame[i]}
     det_to_gt = np.array([gt_index.get(k, -1) for k in dets.frame_keys.tolist()], np.int64)
     det_ok_frame = np.array([k not in excluded for k in dets.frame_keys.tolist()], bool)
-    if protocol == "head":
-        det_ok_frame &= det_to_gt >= 0
+    if protocol == "head":  # frames named by any GT row (the original's all_keys), boxes or not
+        gt_frames = gt.all_frame_keys if gt.all_frame_keys is not None else gt.frame_keys
+        det_ok_frame &= np.isin(dets.frame_keys, gt_frames)
     b = dets.boxes
     keep = ((det_ok_frame[dets.frame] if len(dets.frame) else np.zeros(0, bool))
             & (b[:, 0] < b[:, 2]) & (b[:, 1] < b[:, 3]) & (dets.labels >= 1) & (dets.labels <= num_class))
@@ -104,7 +118,7 @@ def evaluate_ava(gt: AvaRows, dets: AvaRows, categories: list[dict], excluded: s
         if not len(sel):
             ap[c] = 0.0
             continue
-        order = sel[reversed_ascending(d_sc[sel])]
+        order = sel[descending(d_sc[sel], ties)]
         cum_tp = np.cumsum(tp[order].astype(np.int64))
         cum_fp = np.cumsum((~tp[order]).astype(np.int64))
         precision = cum_tp.astype(float) / (cum_tp + cum_fp)
@@ -115,5 +129,5 @@ def evaluate_ava(gt: AvaRows, dets: AvaRows, categories: list[dict], excluded: s
     names = {int(c["id"]): str(c["name"]) for c in categories}
     mean = float(np.nanmean(ap)) if np.isfinite(ap).any() else float("nan")
     options = {"protocol": protocol, "iou_thresh": IOU_THRESH, "ap": "all-point", "exclusions": len(excluded),
-               "tie_order": "stable argsort()[::-1]", "num_detections": int(len(d_sc)), "num_gt": int(len(g))}
+               "ties": ties, "num_detections": int(len(d_sc)), "num_gt": int(len(g))}
     return AvaResult(mean, ap, names, num_gt, options, curves)

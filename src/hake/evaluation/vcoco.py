@@ -5,7 +5,11 @@ detection is matched to the person with the highest +1-pixel IoU among **all** p
 image (float32, ``np.argmax`` semantics); a match to a person without V-COCO labels is skipped;
 TP iff the person has the action, IoU >= 0.5, (role IoU >= 0.5,) and the person is still
 uncovered. Per image the detections are visited in ``argsort()[::-1]`` order and the final ranking
-is ``argsort()[::-1]`` of the collected scores; we use the stable variant of that order.
+is ``argsort()[::-1]`` of the collected float32 scores. With ``ties="original"`` (default) both are
+that very call on the array the original builds (the image's scores in file order, NaN removed;
+the class's collected scores in image-then-visiting order), so tied scores come out in the
+original's order under the numpy in use (:mod:`hake.evaluation.ranking`); only images with tied
+scores need a per-image call. ``ties="stable"`` is the fixed stable variant of both sorts.
 AP is the all-point VOC AP on float32 cumulative counts, stored as float32.
 
 Where the original crashes (an action with no kept detection, or detections and no positives,
@@ -20,8 +24,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from hake.datasets.vcoco import VcocoDetections, VcocoGT
-from hake.evaluation.ap import all_point_ap, stable_argsort
-from hake.evaluation.matching import best_gt, expand_pairs
+from hake.evaluation.ap import all_point_ap
+from hake.evaluation.matching import best_gt, expand_pairs, first_per_key
+from hake.evaluation.ranking import check_ties, descending, grouped_descending
 
 OVR_THRESH = 0.5
 EXCLUDED_24 = ("point", "instr")
@@ -66,10 +71,21 @@ def overlap_f32(boxes: np.ndarray, ref: np.ndarray) -> np.ndarray:
         return inters / uni
 
 
-def _ap(tp: np.ndarray, npos: int, sink: dict | None = None, name: str = "") -> float:
-    """AP of one class from tp flags already in the final ranking, as the original's tail computes it."""
+def _ap(scores: np.ndarray, tp: np.ndarray, npos: int, ties: str, sink: dict | None = None,
+        name: str = "") -> float:
+    """AP of one class as the tail of ``_do_agent_eval`` / ``_do_role_eval`` computes it.
+
+    Args:
+        scores: (K,) float32 scores of the counted detections in the original's collection order
+            (images in split order, each image in its visiting order): the ``np.array(sc, float32)``
+            that the original ranks with ``argsort()[::-1]``.
+        tp: (K,) bool TP flag of each, in the same order.
+        npos: positives of the class.
+        ties: ``original`` or ``stable`` (:mod:`hake.evaluation.ranking`).
+    """
     if len(tp) == 0 or npos == 0:
         return float("nan")
+    tp = tp[descending(scores, ties)]
     a_tp = np.cumsum(tp.astype(np.float32))
     a_fp = np.cumsum((~tp).astype(np.float32))
     rec = a_tp / float(npos)
@@ -79,29 +95,17 @@ def _ap(tp: np.ndarray, npos: int, sink: dict | None = None, name: str = "") -> 
     return float(np.float32(all_point_ap(rec, prec)))
 
 
-def _class_tp(ctx: dict, sc: np.ndarray, cand: np.ndarray) -> np.ndarray:
-    """TP flags of one class in the final ranking order.
+def _counted(group: np.ndarray, scores: np.ndarray, ignored: np.ndarray, ties: str) -> np.ndarray:
+    """Positions of the detections one class counts, in the original's collection order.
 
-    ``sc`` and ``cand`` are given over ``ctx["base"]``: the kept detections (matched to a labelled
-    person) by image descending, then file position ascending. A stable descending sort of the
-    scores over that order is the original's ``argsort()[::-1]`` over its per-image collection
-    order. Within a person, the first candidate in the image's visiting order (score descending,
-    later file position first) takes it.
+    Per image (``group``: split position; inputs in file order) the detections with a score (not
+    NaN) are visited in ``scores.argsort()[::-1]`` order over that image's scores in file order;
+    those matched to a person without V-COCO labels (``ignored``) are skipped after the sort, as in
+    the original.
     """
-    ok = ~np.isnan(sc)
-    if ok.all():
-        rank = stable_argsort(sc, descending=True)
-    else:
-        pos = np.flatnonzero(ok)
-        rank = pos[stable_argsort(sc[pos], descending=True)]
-    c = rank[cand[rank]]
-    first = np.zeros(len(sc), bool)
-    if len(c):
-        person = ctx["person_b"][c]
-        order = np.lexsort((-ctx["base"][c], -sc[c], person))
-        c, person = c[order], person[order]
-        first[c[np.concatenate(([True], person[1:] != person[:-1]))]] = True
-    return first[rank]
+    pos = np.flatnonzero(~np.isnan(scores))
+    visit = pos[grouped_descending(group[pos], scores[pos], ties)]
+    return visit[~ignored[visit]]
 
 
 def _role_ok(gt: VcocoGT, dets: VcocoDetections, person: np.ndarray, a: int, r: int, rows: np.ndarray,
@@ -119,14 +123,22 @@ def _role_ok(gt: VcocoGT, dets: VcocoDetections, person: np.ndarray, a: int, r: 
     return ov >= OVR_THRESH
 
 
-def evaluate_vcoco(gt: VcocoGT, dets: VcocoDetections, keep_curves: bool = False) -> VcocoResult:
+def evaluate_vcoco(gt: VcocoGT, dets: VcocoDetections, keep_curves: bool = False,
+                   ties: str = "original") -> VcocoResult:
     """Agent AP (26 actions, mAP = nansum / 26) and role AP (mean over the (action, role) pairs).
 
     Args:
         gt: :func:`hake.datasets.vcoco.load_vcoco_gt`.
-        dets: :func:`hake.datasets.vcoco.load_vcoco_detections`; boxes x1y1x2y2 pixels.
+        dets: :func:`hake.datasets.vcoco.load_vcoco_detections`; boxes x1y1x2y2 pixels, float32.
         keep_curves: also return PR curves per class in ``result.curves``.
+        ties: ``original`` (default): the original's ``argsort()[::-1]`` calls on the arrays it
+            builds, so tied scores are ordered as ``vsrl_eval.py`` orders them under the numpy in
+            use; ``stable``: a fixed order, the same answer on every machine.
+
+    Returns:
+        :class:`VcocoResult` with APs as fractions; ``options["ties"]`` records the tie order.
     """
+    check_ties(ties)
     warnings: list[str] = []
     ids = np.asarray(gt.image_ids, np.int64)
     img_pos = np.full(len(dets.image_id), -1, np.int64)
@@ -143,12 +155,9 @@ def evaluate_vcoco(gt: VcocoGT, dets: VcocoDetections, keep_curves: bool = False
     if no_person.any():
         warnings.append(f"{int(no_person.sum())} detections on images without GT persons were skipped "
                         "(the original crashes)")
-    ignore = np.any(gt.person_actions == -1, axis=1)
-    kept = np.flatnonzero(in_split & (counts > 0))
-    kept = kept[~ignore[person[kept]]]
-    base = kept[np.lexsort((kept, -img_pos[kept]))]
-    person_b = person[base]
-    ctx = {"person_b": person_b, "base": base}
+    base = np.flatnonzero(in_split & (counts > 0))  # the detections that are looked at, file order
+    group, person_b = img_pos[base], person[base]
+    ignored = np.any(gt.person_actions == -1, axis=1)[person_b]
     near = ovmax[base] >= OVR_THRESH
     agent_sc = np.ascontiguousarray(dets.agent_scores[base].T)
     role_sc = np.ascontiguousarray(dets.role_scores[base].transpose(1, 2, 0))
@@ -158,20 +167,20 @@ def evaluate_vcoco(gt: VcocoGT, dets: VcocoDetections, keep_curves: bool = False
     sinks: dict = {"agent": {}, "role_scenario_1": {}, "role_scenario_2": {}} if keep_curves else {}
     for a, act in enumerate(gt.actions):
         true = near & (gt.person_actions[person_b, a] == 1)
-        tp = _class_tp(ctx, agent_sc[a], true)
-        agent_ap[act] = _ap(tp, int(npos[a]), sinks.get("agent"), act)
+        k = _counted(group, agent_sc[a], ignored, ties)
+        agent_ap[act] = _ap(agent_sc[a][k], first_per_key(person_b[k], true[k]), int(npos[a]), ties,
+                            sinks.get("agent"), act)
         if np.isnan(agent_ap[act]):
-            warnings.append(f"agent AP of {act!r} is NaN: {len(tp)} detections, {int(npos[a])} positives")
-        rows = np.flatnonzero(true)
+            warnings.append(f"agent AP of {act!r} is NaN: {len(k)} detections, {int(npos[a])} positives")
         for r, role in enumerate(gt.roles[a][1:3]):
             name = f"{act}-{role}"
+            k = _counted(group, role_sc[a, r], ignored, ties)
             for scenario in (1, 2):
-                cand = np.zeros(len(true), bool)
-                cand[rows] = _role_ok(gt, dets, person, a, r, base[rows], scenario)
-                tp = _class_tp(ctx, role_sc[a, r], cand)
-                role_ap[scenario][name] = _ap(tp, int(npos[a]), sinks.get(f"role_scenario_{scenario}"), name)
-                if scenario == 1 and np.isnan(role_ap[1][name]):
-                    warnings.append(f"role AP of {name} is NaN: {len(tp)} detections, {int(npos[a])} positives")
+                ok = true[k] & _role_ok(gt, dets, person, a, r, base[k], scenario)
+                role_ap[scenario][name] = _ap(role_sc[a, r][k], first_per_key(person_b[k], ok), int(npos[a]),
+                                              ties, sinks.get(f"role_scenario_{scenario}"), name)
+            if np.isnan(role_ap[1][name]):
+                warnings.append(f"role AP of {name} is NaN: {len(k)} detections, {int(npos[a])} positives")
 
     def mean(d: dict[str, float], drop: tuple[str, ...] = ()) -> float:
         """np.nanmean over the original's (A, 2) float32 role_ap array (NaN where no role)."""
@@ -185,7 +194,7 @@ def evaluate_vcoco(gt: VcocoGT, dets: VcocoDetections, keep_curves: bool = False
     agent_vals = np.array(list(agent_ap.values()), np.float32)
     options = {"ovr_thresh": OVR_THRESH, "ap": "all-point (float32)", "agent_mAP": "nansum / number of actions",
                "role_mAP": f"nanmean over {len(role_ap[1])} (action, role) pairs; *_24 drops point-instr",
-               "tie_order": "stable argsort()[::-1]"}
+               "ties": ties}
     return VcocoResult(float(np.nansum(agent_vals) / len(gt.actions)), mean(role_ap[1]), mean(role_ap[2]),
                        mean(role_ap[1], EXCLUDED_24), mean(role_ap[2], EXCLUDED_24), agent_ap, role_ap[1],
                        role_ap[2], warnings, options, sinks)
