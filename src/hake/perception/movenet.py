@@ -17,6 +17,7 @@ import numpy as np
 from scipy.optimize import linear_sum_assignment
 
 from hake.perception.base import check_boxes, check_image
+from hake.perception.boxes import iou_matrix
 from hake.perception.onnx_model import OnnxModel
 
 CROP_SCALE = 1.25
@@ -57,16 +58,6 @@ class MoveNetSingle:
             out[i, :, 1] = (kp[:, 0] * self.size - m[1, 2]) / m[1, 1]
             out[i, :, 2] = kp[:, 2]
         return out
-
-
-def _iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """(N, M) IoU of x1y1x2y2 boxes."""
-    lt = np.maximum(a[:, None, :2], b[None, :, :2])
-    rb = np.minimum(a[:, None, 2:], b[None, :, 2:])
-    inter = np.prod(np.clip(rb - lt, 0, None), axis=2)
-    area_a = np.prod(np.clip(a[:, 2:] - a[:, :2], 0, None), axis=1)
-    area_b = np.prod(np.clip(b[:, 2:] - b[:, :2], 0, None), axis=1)
-    return inter / np.maximum(area_a[:, None] + area_b[None, :] - inter, 1e-9)
 
 
 class MoveNetMultiPose:
@@ -117,7 +108,7 @@ class MoveNetMultiPose:
         if len(boxes) == 0:
             return out
         found, _, keypoints = self.people(image)
-        iou = _iou_matrix(boxes, found)
+        iou = iou_matrix(boxes, found)
         rows, cols = linear_sum_assignment(-iou)
         for r, c in zip(rows, cols):
             if iou[r, c] >= self.min_iou:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from hake.structures import DetectedObject, HoiPrediction, PartState
-from hake.structures.contracts import PairBatch
+from hake.structures.contracts import EVIDENCE, PairBatch
 from hake.vocab import load as load_vocab
 
 
@@ -92,15 +92,43 @@ def person_pasta(pasta: np.ndarray, person: np.ndarray, n_persons: int, space: s
     return out
 
 
-def top_states(probs: np.ndarray, k: int = 3, space: str = "pasta76") -> dict[str, list[PartState]]:
-    """Per PaSta group the ``k`` most probable states of one person's (76,) probability vector."""
+#: ``top_states`` value that reports every state of every group (what ``hake benchmark photos`` scores).
+ALL_STATES = 0
+
+
+def person_evidence(pasta: np.ndarray, evidence: np.ndarray, person: np.ndarray, n_persons: int,
+                    space: str = "pasta76") -> np.ndarray:
+    """(N, 76) int8 evidence code of each person's state: that of the pair :func:`person_pasta` took it
+    from (the most probable pair, for ``no_interaction`` the least probable one).
+
+    Args:
+        pasta: (P, 76) pair probabilities; evidence: (P, 76) codes into ``EVIDENCE``; person: (P,) person index.
+    """
+    vocab = load_vocab()
+    none = np.array([name.replace(" ", "_") == "no_interaction" for _, name in vocab.pasta[space]])
+    key = np.where(none[None, :], -pasta, pasta).astype(np.float64)
+    out = np.zeros((n_persons, pasta.shape[1]), np.int8)
+    for i in range(n_persons):
+        rows = np.flatnonzero(person == i)
+        if len(rows):
+            best = rows[np.argmax(key[rows], axis=0)]
+            out[i] = evidence[best, np.arange(pasta.shape[1])]
+    return out
+
+
+def top_states(probs: np.ndarray, k: int = 3, space: str = "pasta76",
+               evidence: np.ndarray | None = None) -> dict[str, list[PartState]]:
+    """Per PaSta group the ``k`` most probable states of one person's (76,) probability vector,
+    most probable first; ``k`` = :data:`ALL_STATES` (0) reports every state of the group.
+    ``evidence`` is the person's (76,) codes of :func:`person_evidence`, if the model gave them."""
     vocab = load_vocab()
     names = vocab.pasta[space]
     out: dict[str, list[PartState]] = {}
     for group, sl in vocab.pasta_slices(space).items():
         idx = np.arange(sl.start, sl.stop)
-        order = idx[np.argsort(-probs[sl], kind="stable")][:k]
-        out[group] = [PartState(group=group, state=names[i][1], index=int(i), prob=float(probs[i])) for i in order]
+        order = idx[np.argsort(-probs[sl], kind="stable")][: k if k > 0 else None]
+        out[group] = [PartState(group=group, state=names[i][1], index=int(i), prob=float(probs[i]),
+                                evidence=None if evidence is None else EVIDENCE[int(evidence[i])]) for i in order]
     return out
 
 
