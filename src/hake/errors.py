@@ -40,3 +40,7 @@ class DataError(HakeError, ValueError):
         if field is not None:
             where.append(f"field {field!r}")
         super().__init__(f"{', '.join(where)}: {message}" if where else message)
+
+
+class HakeWarning(UserWarning):
+    """Something hake repaired on the way (e.g. a non-finite number written as JSON ``null``)."""

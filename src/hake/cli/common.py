@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -12,11 +11,15 @@ from typing import Any
 import typer
 
 from hake.errors import HakeError
+from hake.structures.results import dumps_json
 
 
 def write_json(data: Any, path: Path | None) -> None:
-    """Write ``data`` as indented JSON to ``path`` (creating folders), or to stdout if None."""
-    text = json.dumps(data, indent=2, default=_default)
+    """Write ``data`` as indented, strict JSON to ``path`` (creating folders), or to stdout if None.
+
+    NaN and infinity are written as ``null`` with a warning (:func:`hake.structures.results.dumps_json`).
+    """
+    text = dumps_json(data, where=str(path or "stdout"), indent=2, default=_default)
     if path is None:
         typer.echo(text)
     else:

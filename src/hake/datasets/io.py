@@ -5,6 +5,8 @@
   refuses absolute paths and ``..`` in member names; a truncated archive is a :class:`DataError`.
 - :func:`restricted_unpickle` loads HAKE's own pickles allowing only plain containers and numpy
   arrays; anything else (functions, arbitrary classes) is refused.
+- :func:`read_image` decodes any image to 8-bit RGB, refusing decompression bombs and mapping
+  16-bit / 32-bit / float pixels by their range (never silently white).
 """
 
 from __future__ import annotations
@@ -12,10 +14,13 @@ from __future__ import annotations
 import io
 import json
 import pickle
+import struct
 import tarfile
 import zlib
 from pathlib import Path, PurePosixPath
 from typing import Any
+
+import numpy as np
 
 from hake.errors import DataError
 
@@ -49,18 +54,33 @@ def safe_member_name(name: str, archive: str | Path) -> str:
     return name
 
 
-def read_json_from_tar(path: str | Path, suffix: str = ".json") -> dict[str, Any]:
+#: Largest tar member hake inflates (bytes), and the most it inflates from one archive.
+MAX_MEMBER_BYTES = 1 << 30
+MAX_ARCHIVE_BYTES = 2 << 30
+
+
+def read_json_from_tar(path: str | Path, suffix: str = ".json", max_member_bytes: int = MAX_MEMBER_BYTES,
+                       max_total_bytes: int = MAX_ARCHIVE_BYTES) -> dict[str, Any]:
     """Read every ``*.json`` member of a tar archive into ``{member name: parsed JSON}``.
 
+    Members declaring more than ``max_member_bytes``, or archives inflating to more than
+    ``max_total_bytes`` in all, are refused before they are inflated (archive bombs).
+
     Raises:
-        DataError: unreadable or truncated archive, unsafe member name, bad JSON in a member.
+        DataError: unreadable or truncated archive, unsafe member name, oversized member, bad JSON.
     """
     path = Path(path)
     out: dict[str, Any] = {}
+    total = 0
     try:
         with tarfile.open(path, "r:*") as tar:
             for member in tar:
                 safe_member_name(member.name, path)
+                total += max(member.size, 0)
+                if member.size > max_member_bytes or total > max_total_bytes:
+                    raise DataError(f"member inflates to {member.size:,} bytes ({total:,} so far); the limits are "
+                                    f"{max_member_bytes:,} per member and {max_total_bytes:,} per archive",
+                                    file=path, record=member.name, field="size")
                 if not member.isfile() or not member.name.endswith(suffix):
                     continue
                 fh = tar.extractfile(member)
@@ -95,21 +115,115 @@ _ALLOWED_GLOBALS = {
 }
 
 
-class _RestrictedUnpickler(pickle.Unpickler):
+#: The most memory one unpickled array may take, bytes.
+MAX_UNPICKLED_BYTES = 2 << 30
+
+
+class _RestrictedUnpickler(pickle._Unpickler):  # type: ignore[name-defined,misc]
+    """The pure-Python unpickler (it never pre-allocates what a length field claims), limited to
+    :data:`_ALLOWED_GLOBALS` and to arrays of at most ``max_bytes``."""
+
+    def __init__(self, file: Any, max_bytes: int) -> None:
+        super().__init__(file, encoding="latin1")
+        self.max_bytes = max_bytes
+
     def find_class(self, module: str, name: str) -> Any:
         if (module, name) in _ALLOWED_GLOBALS:
             return super().find_class(module, name)
         raise pickle.UnpicklingError(f"global {module}.{name} is not allowed")
 
+    def _checked_build(self) -> None:
+        state, obj = self.stack[-1], self.stack[-2]
+        if isinstance(obj, np.ndarray) and isinstance(state, tuple) and len(state) == 5:
+            shape, dtype = state[1], state[2]
+            if not isinstance(dtype, np.dtype) or not all(isinstance(d, int) and d >= 0 for d in shape):
+                raise pickle.UnpicklingError("array state with a bad shape or dtype")
+            need = int(np.prod([int(d) for d in shape], dtype=object)) * dtype.itemsize
+            if need > self.max_bytes:
+                raise pickle.UnpicklingError(f"an array of {need:,} bytes is more than the {self.max_bytes:,} allowed")
+        pickle._Unpickler.load_build(self)  # type: ignore[attr-defined]
 
-def restricted_unpickle(path: str | Path) -> Any:
-    """Load a HAKE pickle allowing only containers, numbers, strings and numpy arrays."""
+    dispatch = dict(pickle._Unpickler.dispatch)  # type: ignore[attr-defined]
+    dispatch[pickle.BUILD[0]] = _checked_build
+
+
+def restricted_unpickle(path: str | Path, max_bytes: int = MAX_UNPICKLED_BYTES) -> Any:
+    """Load a HAKE pickle allowing only containers, numbers, strings and numpy arrays.
+
+    Files and arrays larger than ``max_bytes`` are refused before allocation.
+    """
     path = Path(path)
     try:
+        size = path.stat().st_size
+        if size > max_bytes:
+            raise DataError(f"pickle of {size:,} bytes is more than the {max_bytes:,} allowed", file=path)
         raw = path.read_bytes()
     except OSError as err:
         raise DataError(f"cannot read: {err.strerror}", file=path) from None
     try:
-        return _RestrictedUnpickler(io.BytesIO(raw), encoding="latin1").load()
-    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError) as err:
-        raise DataError(f"refused or corrupt pickle: {err}", file=path) from None
+        return _RestrictedUnpickler(io.BytesIO(raw), max_bytes).load()
+    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError, KeyError, IndexError,
+            struct.error, OverflowError, MemoryError, RecursionError, UnicodeDecodeError) as err:
+        raise DataError(f"refused or corrupt pickle: {type(err).__name__}: {err}", file=path) from None
+
+
+#: Images with more pixels than this are refused before decoding (a 30000x30000 "bomb" is 900 M).
+MAX_IMAGE_PIXELS = 120_000_000
+
+
+def _to_uint8(arr: np.ndarray, mode: str, path: Path) -> np.ndarray:
+    """Scale a single-channel 16-bit, 32-bit or float image to uint8 by its value range."""
+    if mode.startswith("I;16"):
+        return (arr.astype(np.float64) / 257.0).round().astype(np.uint8)
+    if mode == "F":
+        if not np.isfinite(arr).all():
+            raise DataError("float image holds NaN or infinite pixels", file=path, field="pixels")
+        lo, hi = float(arr.min()), float(arr.max())
+        if lo >= 0.0 and hi <= 1.0:
+            return (arr * 255.0).round().astype(np.uint8)
+        if lo >= 0.0 and hi <= 255.0:
+            return arr.round().astype(np.uint8)
+        raise DataError(f"float image with values in [{lo:g}, {hi:g}]: expected [0, 1] or [0, 255]",
+                        file=path, field="pixels")
+    # "I": 32-bit integers (also how some decoders give 16-bit greyscale)
+    lo_i, hi_i = int(arr.min()), int(arr.max())
+    if lo_i < 0 or hi_i > 65535:
+        raise DataError(f"32-bit image with values in [{lo_i}, {hi_i}]: expected 0..65535", file=path, field="pixels")
+    scale = 1.0 if hi_i <= 255 else 257.0
+    return (arr.astype(np.float64) / scale).round().astype(np.uint8)
+
+
+def read_image(path: str | Path, max_pixels: int = MAX_IMAGE_PIXELS) -> np.ndarray:
+    """(H, W, 3) uint8 RGB pixels of an image file, EXIF orientation applied.
+
+    8-bit images are converted to RGB; single-channel 16-bit images are scaled by 1/257, 32-bit
+    integer images by their range (0..255 as is, up to 65535 by 1/257), float images from [0, 1]
+    or [0, 255]; anything else is refused.
+
+    Raises:
+        DataError: the file cannot be read or decoded, is truncated, has more than ``max_pixels``
+            pixels (checked before decoding), or holds values that cannot be mapped to 8 bits.
+    """
+    from PIL import Image, ImageOps, UnidentifiedImageError
+
+    path = Path(path)
+    try:
+        with Image.open(path) as im:
+            w, h = im.size
+            if w * h > max_pixels:
+                raise DataError(f"image is {w}x{h} = {w * h:,} pixels, more than the {max_pixels:,} allowed",
+                                file=path, field="size")
+            im.load()
+            im = ImageOps.exif_transpose(im)
+            if im.mode in ("I", "F") or im.mode.startswith("I;16"):
+                grey = _to_uint8(np.asarray(im), im.mode, path)
+                return np.repeat(grey[..., None], 3, axis=2)
+            return np.asarray(im.convert("RGB"), dtype=np.uint8)
+    except UnidentifiedImageError:
+        raise DataError("not a readable image (unknown or corrupt format)", file=path) from None
+    except Image.DecompressionBombError as err:
+        raise DataError(f"image too large: {err}", file=path, field="size") from None
+    except (OSError, SyntaxError, ValueError, EOFError) as err:
+        if isinstance(err, DataError):
+            raise
+        raise DataError(f"cannot decode image: {err}", file=path) from None

@@ -7,13 +7,47 @@ Every structure round-trips through plain JSON via ``to_dict`` / ``from_dict``.
 
 from __future__ import annotations
 
+import json
 import math
+import warnings
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from hake.errors import DataError
+from hake.errors import DataError, HakeWarning
 
 Box = tuple[float, float, float, float]
+
+
+def finite_json(obj: Any) -> tuple[Any, int]:
+    """``obj`` with every NaN or infinite float (also numpy scalars and arrays) replaced by ``None``.
+
+    Returns the cleaned copy (dicts, lists and tuples become dicts and lists) and how many numbers
+    were replaced.
+    """
+    if isinstance(obj, float):
+        return (obj, 0) if math.isfinite(obj) else (None, 1)
+    if isinstance(obj, dict):
+        out: dict[Any, Any] = {}
+        bad = 0
+        for k, v in obj.items():
+            out[k], n = finite_json(v)
+            bad += n
+        return out, bad
+    if isinstance(obj, (list, tuple)):
+        items = [finite_json(v) for v in obj]
+        return [v for v, _ in items], sum(n for _, n in items)
+    if hasattr(obj, "tolist") and not isinstance(obj, (str, bytes)):
+        return finite_json(obj.tolist())
+    return obj, 0
+
+
+def dumps_json(obj: Any, where: str = "output", **kwargs: Any) -> str:
+    """Strict JSON text of ``obj`` (``json.dumps`` keywords pass through): non-finite numbers become
+    ``null`` with a :class:`HakeWarning` naming ``where``, so every file hake writes is valid JSON."""
+    clean, bad = finite_json(obj)
+    if bad:
+        warnings.warn(f"{where}: {bad} NaN or infinite number(s) written as null", HakeWarning, stacklevel=2)
+    return json.dumps(clean, allow_nan=False, **kwargs)
 
 
 def _box(value: Any, name: str) -> Box:
@@ -29,12 +63,17 @@ def _box(value: Any, name: str) -> Box:
 
 @dataclass
 class PartState:
-    """One body-part state with its probability, e.g. ``("hand", "hold", 0.83)``."""
+    """One body-part state with its probability, e.g. ``("hand", "hold", 0.83)``.
+
+    ``evidence`` says what set it when the PaSta model tells (``"pose"``, ``"layout"`` or
+    ``"prior"``, see :data:`hake.structures.contracts.EVIDENCE`); ``None`` (left out of the JSON) otherwise.
+    """
 
     group: str
     state: str
     index: int
     prob: float
+    evidence: str | None = None
 
 
 @dataclass
@@ -67,6 +106,10 @@ class Person:
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["box"] = list(self.box)
+        for states in d["pasta"].values():
+            for st in states:
+                if st.get("evidence") is None:
+                    st.pop("evidence", None)
         return d
 
     @classmethod

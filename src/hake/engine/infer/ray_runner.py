@@ -75,11 +75,13 @@ class BatchReport:
                 f"({self.run_seconds:.1f} s of Ray execution; {self.steady_throughput:.2f} inputs/s once started)")
 
 
-def read_manifest(path: Path) -> list[Path]:
+def read_manifest(path: Path, strict: bool = True) -> list[Path]:
     """Input paths listed in a manifest: one path per line, relative to the manifest's folder.
 
     Blank lines and lines starting with ``#`` are ignored. Raises :class:`DataError` naming the file
-    and the 1-based line when the manifest cannot be read or a line names no existing file.
+    (and the 1-based line) when the manifest cannot be read, or, if ``strict``, a line names no
+    existing file; with ``strict=False`` such paths are returned as they are (the runner lists
+    them as failed and runs the rest).
     """
     path = Path(path)
     try:
@@ -93,7 +95,7 @@ def read_manifest(path: Path) -> list[Path]:
             continue
         p = Path(line)
         p = p if p.is_absolute() else path.parent / p
-        if not p.exists():
+        if strict and not p.exists():
             raise DataError(f"listed input does not exist: {p}", file=path, record=f"line {no}", field="path")
         out.append(p)
     return out
@@ -104,11 +106,13 @@ MANIFEST_SUFFIXES = frozenset({".txt", ".lst"})
 
 
 def expand_manifests(inputs: Sequence[Path]) -> list[Path]:
-    """Replace every manifest file (``.txt`` / ``.lst``) among ``inputs`` by the paths it lists."""
+    """Replace every manifest file (``.txt`` / ``.lst``) among ``inputs`` by the paths it lists
+    (missing ones included: they become failures of their own, the rest runs)."""
     out: list[Path] = []
     for p in inputs:
         p = Path(p)
-        out.extend(read_manifest(p) if p.suffix.lower() in MANIFEST_SUFFIXES and p.is_file() else [p])
+        manifest = p.suffix.lower() in MANIFEST_SUFFIXES and p.is_file()
+        out.extend(read_manifest(p, strict=False) if manifest else [p])
     return out
 
 

@@ -2,14 +2,19 @@
 
 Each input gets its outputs under the output folder: an image ``a/b.jpg`` given through the folder
 ``a`` becomes ``OUT/b.json`` (and ``OUT/b.png`` with visualisation), a video ``v.avi`` becomes
-``OUT/v.jsonl`` (and ``OUT/v.mp4``). An input whose JSON output exists is skipped unless
-``overwrite`` is set. A corrupt or unreadable input is recorded with its reason and the batch goes on.
+``OUT/v.jsonl`` (and ``OUT/v.mp4``). Outputs never replace an input and never collide: a name
+already taken (by another input's outputs or by an input file itself) gets the input's suffix
+(``b.png.json``), then a counter (``b.png~2.json``). An input whose JSON output exists and records
+this input as its ``source`` is skipped unless ``overwrite`` is set; an output recording another
+source is that input's failure, never overwritten silently. Any error while processing one input
+is recorded with its reason and the batch goes on.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import secrets
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,8 +22,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from hake.datasets import io as _io
 from hake.engine.infer.pipeline import Pipeline
 from hake.errors import DataError, HakeError
+from hake.structures.results import dumps_json
 
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"})
 VIDEO_SUFFIXES = frozenset({".avi", ".mp4", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg"})
@@ -61,88 +68,196 @@ def _kind(path: Path) -> str | None:
     return "image" if suffix in IMAGE_SUFFIXES else "video" if suffix in VIDEO_SUFFIXES else None
 
 
-def collect_jobs(
-    inputs: Iterable[Path], out_dir: Path, vis_video_suffix: str = ".mp4"
-) -> tuple[list[Job], list[Failure]]:
-    """Expand files and folders (recursively, sorted) into jobs; missing paths become failures.
+@dataclass
+class Collection:
+    """Inputs expanded into jobs, inputs that failed to list, and folder files of other types."""
 
-    Files inside a folder keep their path relative to that folder; outputs that would collide get
-    the input's suffix in their name (``b.png.json``).
+    jobs: list[Job] = field(default_factory=list)
+    failures: list[Failure] = field(default_factory=list)
+    unsupported: list[Path] = field(default_factory=list)
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    try:
+        path.resolve().relative_to(folder.resolve())
+    except ValueError:
+        return False
+    return True
+
+
+def _is_overlay(path: Path) -> bool:
+    """True for an image that is hake's overlay of another input (its sibling JSON names another source)."""
+    for sib in (path.with_suffix(".json"), path.with_suffix(".jsonl")):
+        recorded = recorded_source(sib) if sib.exists() else None
+        if recorded is not None and not _same_source(recorded, path):
+            return True
+    return False
+
+
+def _walk(root: Path, out_dir: Path, found: Collection) -> list[tuple[Path, Path]]:
+    """Supported files under ``root`` (sorted, hidden files and the output folder left out)."""
+    pairs: list[tuple[Path, Path]] = []
+    skip_out = out_dir.exists() and _inside(out_dir, root) and out_dir.resolve() != root.resolve()
+    for p in sorted(root.rglob("*")):
+        rel = p.relative_to(root)
+        if not p.is_file() or any(part.startswith(".") for part in rel.parts):
+            continue
+        if (skip_out and _inside(p, out_dir)) or p.suffix in (".json", ".jsonl") or _is_overlay(p):
+            continue
+        if _kind(p) is None:
+            found.unsupported.append(p)
+        else:
+            pairs.append((p, rel))
+    if not pairs:
+        found.failures.append(Failure(root, "folder holds no image or video"))
+    return pairs
+
+
+def collect_inputs(inputs: Iterable[Path], out_dir: Path, vis_video_suffix: str = ".mp4") -> Collection:
+    """Expand files and folders (recursively, sorted) into jobs with unique output names.
+
+    Missing paths, files of an unsupported type named on the command line and folders without any
+    image or video become failures; other files found in folders are listed as unsupported. An
+    output name is never an input file nor another job's output (see the module docstring).
     """
-    jobs: list[Job] = []
-    failures: list[Failure] = []
-    taken: set[Path] = set()
+    found = Collection()
+    listed: list[tuple[Path, Path]] = []
     for root in inputs:
         root = Path(root)
         if root.is_dir():
-            files = sorted(p for p in root.rglob("*") if p.is_file() and _kind(p))
-            pairs = [(p, p.relative_to(root)) for p in files]
+            listed.extend(_walk(root, out_dir, found))
         elif root.is_file():
             if _kind(root) is None:
-                failures.append(Failure(root, f"unsupported file type {root.suffix!r}"))
+                found.failures.append(Failure(root, f"unsupported file type {root.suffix!r}"))
                 continue
-            pairs = [(root, Path(root.name))]
+            listed.append((root, Path(root.name)))
         else:
-            failures.append(Failure(root, "no such file or folder"))
+            found.failures.append(Failure(root, "no such file or folder"))
+    taken: set[Path] = {p.resolve() for p, _ in listed}
+    seen: set[Path] = set()
+    for path, rel in listed:
+        if path.resolve() in seen:  # the same file named twice
             continue
-        for path, rel in pairs:
-            kind = _kind(path)
-            stem = rel.with_suffix("")
-            if (out_dir / stem) in taken:
-                stem = rel.with_name(rel.name)
-            taken.add(out_dir / stem)
-            if kind == "image":
-                jobs.append(Job(path, kind, out_dir / f"{stem}.json", out_dir / f"{stem}.png"))
-            else:
-                jobs.append(Job(path, kind, out_dir / f"{stem}.jsonl", out_dir / f"{stem}{vis_video_suffix}"))
-    return jobs, failures
+        seen.add(path.resolve())
+        kind = _kind(path)
+        suffixes = (".json", ".png") if kind == "image" else (".jsonl", vis_video_suffix)
+        stem = _free_stem(out_dir, rel, suffixes, taken)
+        outs = [out_dir / f"{stem}{s}" for s in suffixes]
+        taken.update(o.resolve() for o in outs)
+        found.jobs.append(Job(path, kind or "image", outs[0], outs[1]))
+    return found
+
+
+def _free_stem(out_dir: Path, rel: Path, suffixes: tuple[str, ...], taken: set[Path]) -> Path:
+    """The first of ``b``, ``b.png``, ``b.png~2``, ... whose outputs are all untaken."""
+    candidates = [rel.with_suffix(""), rel]
+    k = 2
+    while True:
+        for stem in candidates:
+            if not any((out_dir / f"{stem}{s}").resolve() in taken for s in suffixes):
+                return stem
+        candidates = [rel.with_name(f"{rel.name}~{k}")]
+        k += 1
+
+
+def collect_jobs(
+    inputs: Iterable[Path], out_dir: Path, vis_video_suffix: str = ".mp4"
+) -> tuple[list[Job], list[Failure]]:
+    """:func:`collect_inputs` as (jobs, failures)."""
+    found = collect_inputs(inputs, out_dir, vis_video_suffix)
+    return found.jobs, found.failures
 
 
 def read_image(path: Path) -> np.ndarray:
-    """(H, W, 3) uint8 RGB pixels of an image file, EXIF orientation applied.
+    """(H, W, 3) uint8 RGB pixels of an image file (:func:`hake.datasets.io.read_image`).
 
     Raises:
-        DataError: the file cannot be read or decoded, or is truncated.
+        DataError: unreadable, truncated, too large, or pixels that cannot be mapped to 8 bits.
     """
-    from PIL import Image, ImageOps, UnidentifiedImageError
+    return _io.read_image(path)
 
-    try:
-        with Image.open(path) as im:
-            im.load()
-            rgb = ImageOps.exif_transpose(im).convert("RGB")
-    except UnidentifiedImageError:
-        raise DataError("not a readable image (unknown or corrupt format)", file=path) from None
-    except (OSError, SyntaxError, ValueError) as err:
-        raise DataError(f"cannot decode image: {err}", file=path) from None
-    return np.asarray(rgb, dtype=np.uint8)
+
+def temp_name(path: Path, suffix: str = ".partial") -> Path:
+    """A temporary name beside ``path`` unique to this process and call (hidden, ends in ``suffix``)."""
+    return path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}{suffix}")
 
 
 def _write_atomic(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.partial")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+    tmp = temp_name(path)
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _refuse_input_overwrite(job: Job, out: Path) -> None:
+    if out.exists() and out.resolve() == job.source.resolve():
+        raise DataError("refusing to write an output over its own input", file=out)
 
 
 def run_image(pipeline: Pipeline, job: Job, save_vis: bool) -> None:
-    """Analyse one image; write its JSON (and PNG overlay) atomically."""
+    """Analyse one image; write its JSON (and PNG overlay) atomically, never over the input."""
+    _refuse_input_overwrite(job, job.out_json)
+    if save_vis:
+        _refuse_input_overwrite(job, job.out_vis)
     image = read_image(job.source)
     result = pipeline(image, source=str(job.source))
+    text = dumps_json(result.to_dict(), where=str(job.out_json), indent=1) + "\n"
     if save_vis:
         from hake.viz.overlay import draw_result
 
         vis = cv2.cvtColor(draw_result(image, result), cv2.COLOR_RGB2BGR)
         job.out_vis.parent.mkdir(parents=True, exist_ok=True)
-        tmp = job.out_vis.with_name(f".{job.out_vis.stem}.partial.png")
-        if not cv2.imwrite(str(tmp), vis):
-            raise DataError("cannot write the overlay", file=job.out_vis)
-        os.replace(tmp, job.out_vis)
-    _write_atomic(job.out_json, json.dumps(result.to_dict(), indent=1) + "\n")
+        tmp = temp_name(job.out_vis, ".partial.png")
+        try:
+            if not cv2.imwrite(str(tmp), vis):
+                raise DataError("cannot write the overlay", file=job.out_vis)
+            os.replace(tmp, job.out_vis)
+        finally:
+            tmp.unlink(missing_ok=True)
+    _write_atomic(job.out_json, text)
+
+
+def recorded_source(out_json: Path) -> str | None:
+    """The ``source`` recorded in an output (``.json``, or the first line of ``.jsonl``); None when
+    the file is unreadable, partial or records none."""
+    try:
+        with open(out_json, encoding="utf-8") as fh:
+            text = fh.readline() if out_json.suffix == ".jsonl" else fh.read()
+        data = json.loads(text)
+    except (OSError, UnicodeDecodeError, ValueError):
+        return None
+    src = data.get("source") if isinstance(data, dict) else None
+    return src if isinstance(src, str) else None
+
+
+def _same_source(recorded: str, source: Path) -> bool:
+    return recorded == str(source) or Path(recorded).resolve() == source.resolve()
+
+
+def resume_state(job: Job) -> str:
+    """``"todo"`` (no usable output), ``"done"`` (output of this input) or ``"other"`` (output of another input)."""
+    if not job.out_json.exists():
+        return "todo"
+    recorded = recorded_source(job.out_json)
+    if recorded is None:
+        return "todo"
+    return "done" if _same_source(recorded, job.source) else "other"
+
+
+def _describe(err: Exception) -> str:
+    """hake's own messages as they are; other exceptions with their type (``ValueError: ...``)."""
+    text = str(err).strip()
+    if isinstance(err, HakeError):
+        return text or type(err).__name__
+    return f"{type(err).__name__}: {text}" if text else type(err).__name__
 
 
 def _reason(err: Exception, source: Path) -> str:
     """The error message without a leading ``file <source>:`` (the summary names the file already)."""
-    text = str(err).strip() or type(err).__name__
+    text = _describe(err)
     prefix = f"file {source}: "
     return text[len(prefix):] if text.startswith(prefix) else text
 
@@ -157,8 +272,8 @@ def run_jobs(
 ) -> Summary:
     """Process ``jobs`` in order; the pipeline is built on the first input that needs it.
 
-    Per input, bad data (:class:`HakeError`, OS errors, OpenCV decode errors) is recorded in
-    :attr:`Summary.failed` and the batch continues.
+    Per input, any error (bad data, a model that cannot predict, a pipeline that cannot be built)
+    is recorded in :attr:`Summary.failed` and the batch continues; ``KeyboardInterrupt`` stops it.
     """
     from tqdm import tqdm
 
@@ -166,14 +281,27 @@ def run_jobs(
 
     summary = Summary()
     pipeline: Pipeline | None = None
+    build_error: str | None = None
     bar = tqdm(jobs, desc="hake infer", unit="input", disable=not progress, dynamic_ncols=True)
     for job in bar:
         bar.set_postfix_str(job.source.name, refresh=False)
-        if job.out_json.exists() and not overwrite:
-            summary.skipped.append(job.source)
-            continue
+        if not overwrite:
+            state = resume_state(job)
+            if state == "done":
+                summary.skipped.append(job.source)
+                continue
+            if state == "other":
+                summary.failed.append(Failure(job.source, f"{job.out_json} holds the results of another input "
+                                              f"({recorded_source(job.out_json)}); use another --out or --overwrite"))
+                continue
+        if pipeline is None and build_error is None:
+            try:
+                pipeline = make_pipeline()
+            except Exception as err:  # a bad model file fails every input, with its reason, not the batch
+                build_error = f"cannot build the pipeline: {_describe(err)}"
         if pipeline is None:
-            pipeline = make_pipeline()
+            summary.failed.append(Failure(job.source, build_error or "no pipeline"))
+            continue
         try:
             if job.kind == "image":
                 run_image(pipeline, job, save_vis)
@@ -189,7 +317,7 @@ def run_jobs(
                                   max_frames=max_frames, on_frame=tick)
                 finally:
                     frames.close()
-        except (HakeError, OSError, cv2.error) as err:
+        except Exception as err:  # one input's failure (bad data, a model that cannot predict) is its own
             summary.failed.append(Failure(job.source, _reason(err, job.source)))
             continue
         summary.done.append(job.source)
