@@ -70,7 +70,7 @@ def test_video_people_keep_their_track_ids(tmp_path) -> None:
     out = tmp_path / "clip.jsonl"
     vis = tmp_path / "clip.avi"
     ticks = []
-    assert process_video(pipe, CLIP, out, vis, on_frame=lambda done, total: ticks.append((done, total))) == 8
+    assert process_video(pipe, CLIP, out, vis, on_frame=lambda done, total: ticks.append((done, total))).frames == 8
     assert ticks[-1] == (8, 8)
     frames = [FrameResult.from_dict(json.loads(line)) for line in out.read_text().splitlines()]
     assert [f.frame_index for f in frames] == list(range(8))

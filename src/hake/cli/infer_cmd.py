@@ -38,6 +38,8 @@ def infer_command(
     workers: int = typer.Option(2, "--workers", min=1, help="Ray workers (--engine ray)."),
     address: str | None = typer.Option(None, "--address", help="Ray cluster address; default: a local Ray."),
     onnx: Path | None = typer.Option(None, "--onnx", help="Run an exported PaSta model (hake export onnx)."),
+    fmt: str = typer.Option("json", "--format", help="json, or ava: videos also get AVA rows <name>.ava.csv "
+                            "(with a label map for hake eval ava)."),
 ) -> None:
     """Find every person, their body-part states (PaSta) and activities (HOIs) in images and videos.
 
@@ -62,7 +64,7 @@ def infer_command(
     opts = InferOptions(config=config, pasta_model=pasta_model, weights=weights, detector=detector, pose=pose,
                         device=device, threads=threads, save_vis=save_vis, overwrite=overwrite, max_frames=max_frames,
                         progress=progress, engine=engine, workers=workers, address=address,
-                        pasta_factory=pasta_factory)
+                        pasta_factory=pasta_factory, format=fmt)
     summary = infer(inputs, out, opts, log=lambda line: typer.echo(line, err=True))
     typer.echo(f"{len(summary.done)} done, {len(summary.skipped)} skipped (output exists), "
                f"{len(summary.failed)} failed; results in {out}", err=True)

@@ -38,6 +38,7 @@ class InferOptions:
     workers: int = 2
     address: str | None = None
     pasta_factory: Callable[[], Any] | None = None
+    format: str = "json"  # "json", or "ava": videos also get AVA rows (<name>.ava.csv)
 
 
 def pipeline_factory(opts: InferOptions) -> Callable[[], Any]:
@@ -94,6 +95,10 @@ def check_options(opts: InferOptions, out: Path) -> None:
     from hake.zoo import check_device
 
     check_device(opts.device)
+    if opts.format not in ("json", "ava"):
+        raise HakeError(f"--format must be json or ava, got {opts.format!r}")
+    if opts.format == "ava" and opts.engine != "local":
+        raise HakeError("--format ava runs with --engine local")
     _check_model(opts.detector, ("detector",), "--detector", "detector")
     _check_model(opts.pose, ("pose",), "--pose", "pose model")
     if opts.weights is not None:
@@ -128,7 +133,7 @@ def infer(inputs: Sequence[Path], out: Path, opts: InferOptions, log: Callable[[
         summary = report.summary()
     elif opts.engine == "local":
         summary = run_jobs(jobs, make, save_vis=opts.save_vis, overwrite=opts.overwrite, progress=opts.progress,
-                           max_frames=opts.max_frames)
+                           max_frames=opts.max_frames, video_format=opts.format)
     else:
         raise HakeError(f"--engine must be local or ray, got {opts.engine!r}")
     summary.failed = failures + summary.failed

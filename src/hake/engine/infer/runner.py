@@ -87,7 +87,10 @@ def _inside(path: Path, folder: Path) -> bool:
 
 def _is_overlay(path: Path) -> bool:
     """True for an image that is hake's overlay of another input (its sibling JSON names another source)."""
-    for sib in (path.with_suffix(".json"), path.with_suffix(".jsonl")):
+    sibs = [path.with_suffix(".json"), path.with_suffix(".jsonl")]
+    if path.name.endswith(".timeline.png"):  # a video's timeline picture
+        sibs.append(path.with_name(path.name.removesuffix(".timeline.png") + ".jsonl"))
+    for sib in sibs:
         recorded = recorded_source(sib) if sib.exists() else None
         if recorded is not None and not _same_source(recorded, path):
             return True
@@ -269,8 +272,12 @@ def run_jobs(
     overwrite: bool = False,
     progress: bool = True,
     max_frames: int | None = None,
+    video_format: str = "json",
 ) -> Summary:
     """Process ``jobs`` in order; the pipeline is built on the first input that needs it.
+
+    Videos also get ``<name>.segments.json``, with ``save_vis`` a timeline ``<name>.timeline.png``,
+    and with ``video_format="ava"`` AVA rows ``<name>.ava.csv`` (:mod:`hake.engine.infer.video`).
 
     Per input, any error (bad data, a model that cannot predict, a pipeline that cannot be built)
     is recorded in :attr:`Summary.failed` and the batch continues; ``KeyboardInterrupt`` stops it.
@@ -314,7 +321,8 @@ def run_jobs(
 
                 try:
                     process_video(pipeline, job.source, job.out_json, job.out_vis if save_vis else None,
-                                  max_frames=max_frames, on_frame=tick)
+                                  max_frames=max_frames, on_frame=tick, timeline=save_vis,
+                                  ava=video_format == "ava")
                 finally:
                     frames.close()
         except Exception as err:  # one input's failure (bad data, a model that cannot predict) is its own
