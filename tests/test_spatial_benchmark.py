@@ -44,16 +44,32 @@ def test_shipped_weights_load_from_the_zoo() -> None:
 def test_cli_writes_the_report(hicodet_test_gt, tmp_path) -> None:
     out = tmp_path / "spatial.json"
     res = CliRunner().invoke(app, ["benchmark", "spatial", "--gt", str(hicodet_test_gt), "--json", str(out),
-                                   "--max-images", "120"])
+                                   "--max-images", "120", "--seeds", "3"])
     assert res.exit_code == 0, res.output
     report = json.loads(out.read_text())
-    assert set(report["results"]) == {"spatial_pasta", "object_prior"}
-    for method in report["results"].values():
+    assert report["protocol"] == "gt_pairs_raw"
+    assert set(report["results"]) == {"spatial_pasta", "object_prior", "chance"}
+    for name, method in report["results"].items():
+        assert method["seeds"] == (1 if name == "spatial_pasta" else 3)
         for mode in ("default", "known_object"):
             assert set(method[mode]) == {"full", "rare", "non_rare"}
-            assert 0 <= method[mode]["full"] <= 1
+            assert 0 <= method[mode]["full"] <= 1 and method["sd"][mode]["full"] >= 0
+    assert report["results"]["chance"]["sd"]["default"]["full"] > 0  # different seeds, different draws
     assert report["num_images"] == 120 and report["num_pairs"] > 120
-    assert "| spatial_pasta |" in res.output
+    assert "| spatial_pasta |" in res.output and "IDN" in res.output
+
+
+def test_merged_protocol_has_fewer_candidates(hicodet_test_gt, tmp_path) -> None:
+    counts = {}
+    for protocol in ("gt_pairs_raw", "gt_pairs_merged"):
+        out = tmp_path / f"{protocol}.json"
+        res = CliRunner().invoke(app, ["benchmark", "spatial", "--gt", str(hicodet_test_gt), "--json", str(out),
+                                       "--max-images", "60", "--seeds", "1", "--protocol", protocol])
+        assert res.exit_code == 0, res.output
+        report = json.loads(out.read_text())
+        assert report["protocol"] == protocol
+        counts[protocol] = report["num_pairs"]
+    assert counts["gt_pairs_merged"] < counts["gt_pairs_raw"]
 
 
 def test_cli_names_a_bad_gt_file(tmp_path) -> None:
@@ -68,9 +84,10 @@ def test_cli_names_a_bad_gt_file(tmp_path) -> None:
 def test_spatial_pasta_beats_the_object_prior_on_real_gt_pairs(hicodet_test_gt) -> None:
     gt = load_test_gt(hicodet_test_gt)
     sub = subset_gt(gt, np.arange(0, len(gt), 4))  # every 4th test image
-    report = run_spatial_benchmark(sub, create_model("spatial_pasta.hake_hicodet"))
-    spatial, prior = report["results"]["spatial_pasta"], report["results"]["object_prior"]
-    assert spatial["default"]["full"] > prior["default"]["full"] + 0.05
+    report = run_spatial_benchmark(sub, [create_model("spatial_pasta.hake_hicodet")], seeds=2)
+    res = report["results"]
+    spatial, prior, chance = res["spatial_pasta"], res["object_prior"], res["chance"]
+    assert spatial["default"]["full"] > max(prior["default"]["full"], chance["default"]["full"]) + 0.05
     assert spatial["known_object"]["non_rare"] > prior["known_object"]["non_rare"]
 
 

@@ -1,4 +1,4 @@
-"""``hake benchmark spatial``: Spatial-PaSta vs the object prior on HICO-DET test with GT pairs."""
+"""``hake benchmark spatial``: Spatial-PaSta vs the object prior and chance on HICO-DET test with GT pairs."""
 
 from __future__ import annotations
 
@@ -17,13 +17,18 @@ def benchmark_spatial(
     gt: Path = typer.Option(..., "--gt", exists=True, dir_okay=False, help="HICO-DET instances_test2015.json."),
     json_out: Path | None = typer.Option(None, "--json", help="Write the report here (default: stdout)."),
     model: str = typer.Option(DEFAULT_MODEL, "--model", help="Zoo name of the Spatial-PaSta weights."),
-    weights: Path | None = typer.Option(None, "--weights", exists=True, dir_okay=False,
-                                        help="A Spatial-PaSta safetensors file instead of the zoo model."),
-    exact_pairs: bool = typer.Option(False, "--exact-pairs",
-                                     help="Only identical GT boxes form one candidate (default: merge at IoU 0.7)."),
+    weights: list[Path] | None = typer.Option(None, "--weights", exists=True, dir_okay=False,
+                                              help="Spatial-PaSta safetensors files instead of the zoo model "
+                                                   "(repeat: one per training seed, reported as mean ± sd)."),
+    protocol: str = typer.Option("gt_pairs_raw", "--protocol",
+                                 help="gt_pairs_raw (every GT entry, as published) or gt_pairs_merged "
+                                      "(entries overlapping at IoU 0.7 are one candidate)."),
+    seeds: int = typer.Option(5, "--seeds", min=1, help="Seeds of the prior's random tie breaks and of chance."),
+    pair_nms: bool = typer.Option(True, "--pair-nms/--no-pair-nms",
+                                  help="Pair NMS over each image's candidates (every method alike)."),
     max_images: int = typer.Option(0, "--max-images", min=0, help="Evaluate the first N test images only (0 = all)."),
 ) -> None:
-    """Score every unique GT human-object pair for every HOI of its object; report Default and Known-Object mAP."""
+    """Score every GT human-object pair for every HOI of its object; report Default and Known-Object mAP."""
     import numpy as np
     import torch
 
@@ -35,9 +40,10 @@ def benchmark_spatial(
     test = load_test_gt(gt)
     if max_images:
         test = subset_gt(test, np.arange(min(max_images, len(test))))
-    net = create_model(weights if weights is not None else model, family="spatial_pasta")
-    report = run_spatial_benchmark(test, net, merge_iou=1.0 if exact_pairs else 0.7)
-    report["model"] = str(weights) if weights is not None else model
+    sources: list[str | Path] = list(weights) if weights else [model]
+    nets = [create_model(s, family="spatial_pasta") for s in sources]
+    report = run_spatial_benchmark(test, nets, protocol=protocol, seeds=seeds, use_pair_nms=pair_nms)
+    report["model"] = [str(s) if isinstance(s, Path) else s for s in sources]
     report["gt"] = gt.name
     typer.echo(format_table(report), err=json_out is None)
     write_json(report, json_out)

@@ -1,11 +1,27 @@
 """``hake benchmark spatial``: Spatial-PaSta on HICO-DET test with ground-truth pairs.
 
-Every distinct GT human-object pair (:func:`~hake.engine.spatial_data.gt_pairs`) is a candidate,
-scored for every HOI of its object, and the rows ``(hoi, box_h - 1, box_o - 1, score)`` go through
-hake's HICO-DET evaluator (Default and Known-Object, Full / Rare / Non-Rare mAP). The baseline
-``object_prior`` scores each candidate with the training frequency of the HOI given its object
-(the counts are stored in the Spatial-PaSta weights), so it ranks pairs of one HOI only by image
-order: whatever Spatial-PaSta gains over it comes from the layout.
+Protocols (:data:`PROTOCOLS`):
+
+- ``gt_pairs_raw`` (primary, as published, e.g. IDN's ground-truth-pair setting): every GT entry of
+  ``instances_test2015.json`` is a candidate pair (only entries with identical boxes and object are
+  one), scored for every HOI of its object. HICO-DET stores boxes per HOI annotation, so one person
+  doing three things with one object is three candidates with slightly different boxes;
+- ``gt_pairs_merged``: GT entries of one image with the same object whose human and object boxes
+  overlap at IoU ≥ 0.7 are one candidate (hake's earlier protocol; easier, not comparable to papers).
+
+The rows ``(hoi, box_h - 1, box_o - 1, score)`` go through hake's HICO-DET evaluator (Default and
+Known-Object, Full / Rare / Non-Rare mAP). Methods:
+
+- ``spatial_pasta``: one or more Spatial-PaSta weight files (one per training seed): mean ± sd;
+- ``object_prior``: the training frequency of the HOI given its object (counts stored in the weights),
+  constant within a class, so its AP is decided by tie order: ties are broken at random
+  (:func:`random_tie_break`), mean ± sd over seeds;
+- ``chance``: uniform random scores, mean ± sd over seeds.
+
+``pair_nms`` (on by default, for every method alike) is ordinary pair NMS over the candidates of one
+image: for each HOI, a candidate whose human and object boxes overlap a higher-scored candidate of
+the same object at IoU ≥ 0.7 has its score multiplied by :data:`NMS_FACTOR`. It reads only the test
+boxes and the method's own scores (no label).
 """
 
 from __future__ import annotations
@@ -15,12 +31,21 @@ from typing import Any
 
 import numpy as np
 
+from hake.datasets.gt_hake import merge_pairs
 from hake.datasets.hicodet import HicoDetGT
 from hake.datasets.spatial_pairs import PAIR_IOU, GtPairs, gt_pairs, object_prior
+from hake.engine.bench.spread import mean_sd
+from hake.errors import HakeError
 from hake.evaluation.hicodet import evaluate_hicodet
 from hake.vocab.core import load as load_vocab
 
-METHODS = ("spatial_pasta", "object_prior")
+METHODS = ("spatial_pasta", "object_prior", "chance")
+#: protocol name -> the IoU at which GT entries are one candidate (1 = identical boxes only).
+PROTOCOLS = {"gt_pairs_raw": 1.0, "gt_pairs_merged": PAIR_IOU}
+NMS_FACTOR = 1e-3
+#: Published anchors on HICO-DET test with ground-truth pairs (mAP fractions) and their source.
+ANCHORS = {"IDN (Li et al., NeurIPS 2020), GT pairs, with pixels": {"full": 0.4398, "rare": 0.4027,
+                                                                    "non_rare": 0.4509}}
 
 
 def subset_gt(gt: HicoDetGT, images: np.ndarray) -> HicoDetGT:
@@ -36,7 +61,7 @@ def candidate_rows(pairs: GtPairs, scores: np.ndarray) -> dict[str, np.ndarray]:
     """One detection row per (pair, HOI of the pair's object).
 
     Args:
-        pairs: M unique GT pairs; scores: (M, 600) HOI scores.
+        pairs: M GT pairs; scores: (M, 600) HOI scores.
 
     Returns:
         Columns ``image_index`` (R,), ``hoi`` (R,), ``boxes_h``/``boxes_o`` (R, 4) 0-based pixels, ``scores`` (R,).
@@ -45,6 +70,55 @@ def candidate_rows(pairs: GtPairs, scores: np.ndarray) -> dict[str, np.ndarray]:
     pair, hoi = np.nonzero(hoi_object[None, :] == pairs.object[:, None])
     return {"image_index": pairs.image_index[pair], "hoi": hoi.astype(np.int64), "boxes_h": pairs.boxes_h[pair],
             "boxes_o": pairs.boxes_o[pair], "scores": np.asarray(scores, np.float64)[pair, hoi]}
+
+
+def duplicate_groups(pairs: GtPairs, iou: float = PAIR_IOU) -> np.ndarray:
+    """(M,) int64 group id: candidates of one image and object whose human and object boxes overlap at
+    IoU ≥ ``iou`` with the group's first candidate share it (greedy, in candidate order)."""
+    group = np.zeros(len(pairs), np.int64)
+    offset = 0
+    for img in np.unique(pairs.image_index):
+        rows = np.flatnonzero(pairs.image_index == img)
+        g = merge_pairs(pairs.boxes_h[rows].astype(np.float64), pairs.boxes_o[rows].astype(np.float64),
+                        pairs.object[rows])
+        group[rows] = g + offset
+        offset += int(g.max()) + 1
+    return group
+
+
+def pair_nms(scores: np.ndarray, group: np.ndarray, factor: float = NMS_FACTOR) -> np.ndarray:
+    """(M, 600) scores where, per HOI, every member of a duplicate group but its best (first on ties)
+    is multiplied by ``factor``.
+
+    Args:
+        scores: (M, 600) HOI scores in [0, 1]; group: (M,) from :func:`duplicate_groups`.
+    """
+    s = np.asarray(scores, np.float64)
+    if not len(s):
+        return s.copy()
+    order = np.lexsort((np.arange(len(s)), group))  # by group, members in candidate order
+    g, ss = group[order], s[order]
+    starts = np.flatnonzero(np.r_[True, g[1:] != g[:-1]])
+    best = np.maximum.reduceat(ss, starts, axis=0)  # (G, 600)
+    gid = np.cumsum(np.r_[True, g[1:] != g[:-1]]) - 1
+    is_best = (ss == best[gid]).astype(np.int64)
+    cum = np.cumsum(is_best, axis=0)
+    before = np.vstack([np.zeros((1, s.shape[1]), np.int64), cum[:-1]])[starts]  # count before each group
+    first = (is_best == 1) & (cum - before[gid] == 1)  # the first member reaching the group maximum
+    out = np.where(first, ss, ss * factor)
+    result = np.empty_like(out)
+    result[order] = out
+    return result
+
+
+def random_tie_break(scores: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """(R,) scores with the same order as ``scores`` where they differ and a random order among equal
+    ones: the rank (1..R) of each row by (score, random key), divided by R."""
+    s = np.asarray(scores, np.float64)
+    order = np.lexsort((rng.random(len(s)), s))
+    out = np.empty(len(s), np.float64)
+    out[order] = np.arange(1, len(s) + 1) / max(len(s), 1)
+    return out
 
 
 def spatial_scores(model: Any, pairs: GtPairs, batch_size: int = 4096) -> np.ndarray:
@@ -66,41 +140,64 @@ def _summary(result: Any) -> dict[str, dict[str, float]]:
             for mode in ("default", "known_object")}
 
 
-def run_spatial_benchmark(gt: HicoDetGT, model: Any, hoi_counts: np.ndarray | None = None,
-                          merge_iou: float = PAIR_IOU) -> dict[str, Any]:
-    """Evaluate Spatial-PaSta and the object prior on the GT pairs of ``gt``.
+def _evaluate(gt: HicoDetGT, pairs: GtPairs, scores: np.ndarray, group: np.ndarray | None,
+              tie_seed: int | None = None) -> dict[str, dict[str, float]]:
+    """Summary of one scoring; ``tie_seed`` breaks tied scores at random (:func:`random_tie_break`)."""
+    if group is not None:
+        scores = pair_nms(scores, group)
+    rows = candidate_rows(pairs, scores)
+    if tie_seed is not None:
+        rows["scores"] = random_tie_break(rows["scores"], np.random.default_rng(tie_seed))
+    return _summary(evaluate_hicodet(gt, **rows))
+
+
+def run_spatial_benchmark(gt: HicoDetGT, models: list[Any], protocol: str = "gt_pairs_raw", seeds: int = 5,
+                          hoi_counts: np.ndarray | None = None, use_pair_nms: bool = True) -> dict[str, Any]:
+    """Evaluate Spatial-PaSta, the object prior and chance on the GT pairs of ``gt``.
 
     Args:
         gt: HICO-DET test GT (or a :func:`subset_gt` of it).
-        model: a :class:`~hake.models.spatial.SpatialPasta` (eval mode).
-        hoi_counts: (600,) training pair counts for the prior; default the counts stored in ``model``.
-        merge_iou: GT entries of one object overlapping at this IoU are one candidate pair (1 = identical boxes
-            only), see :func:`~hake.engine.spatial_data.gt_pairs`.
+        models: :class:`~hake.models.spatial.SpatialPasta` s (eval mode), one per training seed.
+        protocol: a key of :data:`PROTOCOLS`.
+        seeds: tie-break / random-score seeds of ``object_prior`` and ``chance``.
+        hoi_counts: (600,) training pair counts for the prior; default the counts stored in ``models[0]``.
+        use_pair_nms: apply :func:`pair_nms` to every method's scores.
 
     Returns:
-        ``{"results": {method: {"default": {full, rare, non_rare}, "known_object": {...}}}, "pairs", "num_images",
-        "num_pairs", "num_rows"}``; mAP values are fractions in [0, 1].
+        ``{"protocol", "results": {method: {"default": {full, rare, non_rare}, "known_object": {...},
+        "sd": {"default": ..., "known_object": ...}, "seeds": n}}, "anchors", "pair_nms", "num_images",
+        "num_pairs", "num_rows"}``; mAP values are fractions in [0, 1] (sd with ddof 1, 0 for one run).
     """
-    pairs = gt_pairs(gt, merge_iou=merge_iou)
-    counts = model.hoi_counts.numpy() if hoi_counts is None else np.asarray(hoi_counts)
-    scored = {"spatial_pasta": spatial_scores(model, pairs),
-              "object_prior": np.broadcast_to(object_prior(counts)[None], (len(pairs), 600))}
-    results = {}
-    rows = {}
-    for name in METHODS:
-        rows = candidate_rows(pairs, scored[name])
-        results[name] = _summary(evaluate_hicodet(gt, **rows))
-    rule = ("identical GT boxes" if merge_iou >= 1 else
-            f"GT entries with the same object and human/object IoU >= {merge_iou} merged")
-    return {"results": results, "pairs": rule, "num_images": len(gt), "num_pairs": len(pairs),
-            "num_rows": int(len(rows["hoi"]))}
+    if protocol not in PROTOCOLS:
+        raise HakeError(f"unknown protocol {protocol!r}; choose from {', '.join(PROTOCOLS)}")
+    if not models or seeds < 1:
+        raise HakeError("need at least one Spatial-PaSta model and one seed")
+    pairs = gt_pairs(gt, merge_iou=PROTOCOLS[protocol])
+    group = duplicate_groups(pairs) if use_pair_nms else None
+    counts = models[0].hoi_counts.numpy() if hoi_counts is None else np.asarray(hoi_counts)
+    prior = np.broadcast_to(object_prior(counts)[None], (len(pairs), 600))
+    runs: dict[str, list[dict[str, dict[str, float]]]] = {
+        "spatial_pasta": [_evaluate(gt, pairs, spatial_scores(m, pairs), group) for m in models],
+        "object_prior": [_evaluate(gt, pairs, prior, group, tie_seed=s) for s in range(seeds)],
+        "chance": [_evaluate(gt, pairs, np.random.default_rng(1000 + s).random((len(pairs), 600)), group)
+                   for s in range(seeds)],
+    }
+    n_rows = int((load_vocab().hoi_object[None, :] == pairs.object[:, None]).sum())
+    return {"protocol": protocol, "results": {name: mean_sd(r) for name, r in runs.items()},
+            "anchors": ANCHORS, "pair_nms": use_pair_nms, "num_images": len(gt), "num_pairs": len(pairs),
+            "num_rows": n_rows}
 
 
 def format_table(report: dict[str, Any]) -> str:
-    """A Markdown table of the report's mAP values (percent, two decimals)."""
-    lines = ["| method | Default Full | Default Rare | Default Non-Rare | KO Full | KO Rare | KO Non-Rare |",
-             "|---|---|---|---|---|---|---|"]
+    """A Markdown table of the report's mAP values (percent, mean ± sd, two decimals) and the anchors."""
+    lines = [f"protocol {report['protocol']}, pair NMS {'on' if report['pair_nms'] else 'off'}",
+             "| method | runs | Default Full | Default Rare | Default Non-Rare | KO Full | KO Rare | KO Non-Rare |",
+             "|---|---|---|---|---|---|---|---|"]
     for name, res in report["results"].items():
-        vals = [res[m][k] * 100 for m in ("default", "known_object") for k in ("full", "rare", "non_rare")]
-        lines.append(f"| {name} | " + " | ".join(f"{v:.2f}" for v in vals) + " |")
+        cells = [f"{res[m][k] * 100:.2f} ± {res['sd'][m][k] * 100:.2f}"
+                 for m in ("default", "known_object") for k in ("full", "rare", "non_rare")]
+        lines.append(f"| {name} | {res['seeds']} | " + " | ".join(cells) + " |")
+    for name, a in report.get("anchors", {}).items():
+        lines.append(f"| {name} | – | " + " | ".join(f"{a[k] * 100:.2f}" for k in ("full", "rare", "non_rare"))
+                     + " | – | – | – |")
     return "\n".join(lines)
