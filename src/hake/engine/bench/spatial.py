@@ -93,7 +93,7 @@ def pair_nms(scores: np.ndarray, group: np.ndarray, factor: float = NMS_FACTOR) 
     Args:
         scores: (M, 600) HOI scores in [0, 1]; group: (M,) from :func:`duplicate_groups`.
     """
-    s = np.asarray(scores, np.float64)
+    s: np.ndarray = np.asarray(scores, np.float64)
     if not len(s):
         return s.copy()
     order = np.lexsort((np.arange(len(s)), group))  # by group, members in candidate order
