@@ -95,7 +95,7 @@ def pair_nms(scores: np.ndarray, group: np.ndarray, factor: float = NMS_FACTOR) 
     """
     s: np.ndarray = np.asarray(scores, np.float64)
     if not len(s):
-        return s.copy()
+        return np.array(s, np.float64)
     order = np.lexsort((np.arange(len(s)), group))  # by group, members in candidate order
     g, ss = group[order], s[order]
     starts = np.flatnonzero(np.r_[True, g[1:] != g[:-1]])
