@@ -32,6 +32,7 @@ FAMILIES: dict[str, str] = {
     "detector": "person and object detector (perception, ONNX)",
     "pose": "pose estimator, COCO-17 keypoints (perception, ONNX)",
     "spatial_pasta": "PaSta model from the box layout (PyTorch)",
+    "pose_pasta": "PaSta model from the keypoints and part boxes, box layout as fallback (PyTorch)",
     "activity2vec": "PaSta model from pixels (PyTorch)",
     "pasta_r": "PaSta-R reasoner: part states -> activities (PyTorch)",
 }

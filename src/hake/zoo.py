@@ -84,19 +84,33 @@ def _pasta_r(path: Path, device: str, **kw: Any) -> Any:
     return _to_device(load_pasta_r(path), device)
 
 
+def _pose_pasta(path: Path, device: str, **kw: Any) -> Any:
+    from hake.models.pose_pasta import PosePasta, load_pose_params
+    from hake.models.spatial import load_spatial_pasta
+
+    _no_overrides("pose_pasta", kw)
+    params = load_pose_params(path)
+    if hub.family_of(params.layout_model) != "spatial_pasta":
+        raise HakeError(f"{path}: layout_model {params.layout_model!r} is not a spatial_pasta model")
+    layout = _to_device(load_spatial_pasta(hub.weight_path(params.layout_model)), device)
+    return PosePasta(layout, params)
+
+
 _BUILDERS: dict[str, Callable[..., Any]] = {
     "detector": _detector, "pose": _pose, "spatial_pasta": _spatial,
-    "activity2vec": _activity2vec, "pasta_r": _pasta_r,
+    "activity2vec": _activity2vec, "pasta_r": _pasta_r, "pose_pasta": _pose_pasta,
 }
 
 
 def family_of_file(path: Path) -> str:
-    """The family of a weight file: from the safetensors metadata, or ``detector`` for ``.onnx``
-    (pose ``.onnx`` files need ``family="pose"``)."""
+    """The family of a weight file: from the safetensors metadata, ``detector`` for ``.onnx``
+    (pose ``.onnx`` files need ``family="pose"``), ``pose_pasta`` for a ``.json`` parameter file."""
     if path.suffix == ".onnx":
         return "detector"
+    if path.suffix == ".json":
+        return "pose_pasta"
     if path.suffix != ".safetensors":
-        raise HakeError(f"{path}: expected a .safetensors or .onnx weight file")
+        raise HakeError(f"{path}: expected a .safetensors, .onnx or Pose-PaSta .json weight file")
     from safetensors import SafetensorError, safe_open
 
     try:
@@ -135,14 +149,15 @@ def create_model(name_or_path: str | Path, device: str = "cpu", family: str | No
     if text in hub.manifest():
         fam = hub.family_of(text)
         path = hub.weight_path(text)
-    elif path.suffix in (".safetensors", ".onnx"):
+    elif path.suffix in (".safetensors", ".onnx", ".json"):
         if not path.is_file():
             raise HakeError(f"weight file not found: {path}")
         fam = family or family_of_file(path)
     else:
         known = ", ".join(hub.names(family))
         what = f"{family} model" if family else "model"
-        raise HakeError(f"unknown {what} {text!r}; known: {known} (or give a .safetensors / .onnx weight file)")
+        raise HakeError(f"unknown {what} {text!r}; known: {known} "
+                        "(or give a .safetensors / .onnx / Pose-PaSta .json file)")
     if family is not None and fam != family:
         raise HakeError(f"{text!r} is a {fam} model, expected a {family} model")
     if fam not in _BUILDERS:

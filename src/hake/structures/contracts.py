@@ -12,6 +12,10 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
+#: What set a part state (codes of :attr:`PastaOutput.evidence`): the layout model's person-alone
+#: prior (no object), the box layout with the object, or the pose (keypoints and part boxes).
+EVIDENCE: tuple[str, ...] = ("prior", "layout", "pose")
+
 
 @dataclass
 class PairBatch:
@@ -47,11 +51,14 @@ class PastaOutput:
         pasta: (P, 76) PaSta-76 probabilities (groups foot..head, see ``vocab.pasta_slices``).
         hoi: (P, 600) HOI probabilities; HOIs whose object differs from the pair's are 0.
         verb: (P, 117) verb probabilities.
+        evidence: optional (P, 76) int8 code per state into :data:`EVIDENCE` (which evidence set it),
+            or None for models that do not say.
     """
 
     pasta: np.ndarray
     hoi: np.ndarray
     verb: np.ndarray
+    evidence: np.ndarray | None = None
 
 
 @runtime_checkable

@@ -22,7 +22,7 @@ import cv2
 import numpy as np
 
 from hake import hub
-from hake.engine.infer.pairs import hoi_predictions, make_pairs, person_pasta, top_states
+from hake.engine.infer.pairs import hoi_predictions, make_pairs, person_evidence, person_pasta, top_states
 from hake.errors import HakeError
 from hake.geometry import part_boxes
 from hake.hub import DEFAULT_DETECTOR, DEFAULT_PASTA_MODEL, DEFAULT_POSE
@@ -31,7 +31,7 @@ from hake.structures import DetectedObject, FrameResult, PastaModel, Person
 from hake.zoo import create_model
 
 #: Model families whose models are PaSta models.
-PASTA_FAMILIES = ("spatial_pasta", "activity2vec")
+PASTA_FAMILIES = ("pose_pasta", "spatial_pasta", "activity2vec")
 
 
 def merge_overlapping(objects: list[DetectedObject], iou: float) -> list[DetectedObject]:
@@ -142,10 +142,12 @@ class Pipeline:
             out = self.pasta_model.predict(pairs.batch)
         with self._stage("results"):
             pasta = person_pasta(np.asarray(out.pasta), pairs.person, len(persons))
+            evidence = None if getattr(out, "evidence", None) is None else person_evidence(
+                np.asarray(out.pasta), np.asarray(out.evidence), pairs.person, len(persons))
             for i, det in enumerate(persons):
                 result.persons.append(Person(
                     box=det.box, score=det.score, keypoints=keypoints[i].tolist(), part_boxes=parts[i].tolist(),
-                    pasta=top_states(pasta[i], cfg.top_states),
+                    pasta=top_states(pasta[i], cfg.top_states, evidence=None if evidence is None else evidence[i]),
                 ))
             result.hois = hoi_predictions(np.asarray(out.hoi), pairs, scores, objects, cfg.hoi_threshold, cfg.top_hois)
         return result
