@@ -40,11 +40,12 @@ FAMILIES: dict[str, str] = {
 #: The defaults of ``hake infer`` and of :func:`hake.engine.infer.pipeline.build_pipeline`.
 DEFAULT_DETECTOR = "nanodet_m"
 DEFAULT_POSE = "movenet_lightning"
-DEFAULT_PASTA_MODEL = "spatial_pasta.hake_hicodet"
+DEFAULT_PASTA_MODEL = "pose_pasta.coco_mini"
 #: The default reasoner of ``hake explain``.
 DEFAULT_PASTA_R = "pasta_r.hake_hico"
 #: A family's shipped default, so ``--model spatial_pasta`` means its zoo model.
-FAMILY_DEFAULTS: dict[str, str] = {"spatial_pasta": DEFAULT_PASTA_MODEL, "pasta_r": DEFAULT_PASTA_R,
+FAMILY_DEFAULTS: dict[str, str] = {"pose_pasta": DEFAULT_PASTA_MODEL, "spatial_pasta": "spatial_pasta.hake_hicodet",
+                                   "pasta_r": DEFAULT_PASTA_R,
                                    "detector": "detector." + DEFAULT_DETECTOR, "pose": "pose." + DEFAULT_POSE}
 
 
