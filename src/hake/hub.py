@@ -4,7 +4,8 @@ This module sits at the bottom of the house (it imports only :mod:`hake.errors`)
 models both resolve weight files here without importing each other. Building a model from a name
 or a file is :func:`hake.zoo.create_model`.
 
-Weight files live in the repository's ``models/`` folder (``HAKE_MODEL_DIR`` overrides it). The
+Weight files live in the package's ``weights/`` folder (the repository's ``models/``; ``HAKE_MODEL_DIR``
+overrides it). The
 manifest is ``hake/manifest.json``::
 
     {"spatial_pasta.hake_hicodet": {"file": "spatial_pasta_hake_hicodet.safetensors",
@@ -50,10 +51,14 @@ FAMILY_DEFAULTS: dict[str, str] = {"pose_pasta": DEFAULT_PASTA_MODEL, "spatial_p
 
 
 def model_dir() -> Path:
-    """Folder holding the weight files: ``$HAKE_MODEL_DIR`` or the repository's ``models/``."""
+    """Folder holding the weight files: ``$HAKE_MODEL_DIR``, else the package's ``hake/weights``
+    (installed with the wheel; in a checkout a link to the repository's ``models/``), else ``models/``."""
     env = os.environ.get("HAKE_MODEL_DIR")
     if env:
         return Path(env)
+    packaged = Path(__file__).resolve().parent / "weights"
+    if packaged.is_dir():
+        return packaged
     return Path(__file__).resolve().parents[2] / "models"
 
 
