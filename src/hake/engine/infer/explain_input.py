@@ -119,3 +119,51 @@ def explain_input(spec: Any, *, pasta: str | None = None, objects: str | None = 
             raise DataError("this reasoner reads the objects present: give --objects")
         chunks.append(obj)
     return np.concatenate(chunks)
+
+
+def is_infer_result(raw: Any) -> bool:
+    """True when ``raw`` is one frame of ``hake infer``'s JSON (it has a ``persons`` list)."""
+    return isinstance(raw, dict) and isinstance(raw.get("persons"), list)
+
+
+def state_evidence(raw: Any, where: str = "<input>") -> list[dict[str, Any]]:
+    """Per person of a ``hake infer`` frame, its part states with the evidence that set each.
+
+    Returns:
+        ``[{"person": i, "box": [4 pixels], "states": [{"group", "state", "prob", "evidence"}, ...]}]``;
+        ``evidence`` is ``"pose"``, ``"layout"``, ``"prior"`` or ``"unknown"`` (a model that does not say).
+
+    Raises:
+        DataError: naming the file, the person and the field when a state is malformed.
+    """
+    if not is_infer_result(raw):
+        raise DataError("expected a hake infer result with a 'persons' list", file=where, field="persons")
+    out = []
+    for i, person in enumerate(raw["persons"]):
+        pasta = person.get("pasta") if isinstance(person, dict) else None
+        if not isinstance(pasta, dict):
+            raise DataError("expected a 'pasta' object of groups", file=where, record=f"person {i}", field="pasta")
+        states = []
+        for group, items in pasta.items():
+            for s in items if isinstance(items, list) else [None]:
+                prob = s.get("prob") if isinstance(s, dict) else None
+                if not isinstance(prob, (int, float)) or not isinstance(s.get("state"), str):
+                    raise DataError(f"a {group} state needs 'state' and a numeric 'prob'", file=where,
+                                    record=f"person {i}", field=f"pasta.{group}")
+                states.append({"group": group, "state": s["state"], "prob": float(prob),
+                               "evidence": s.get("evidence") or "unknown"})
+        out.append({"person": i, "box": person.get("box"), "states": states})
+    return out
+
+
+def evidence_text(persons: list[dict[str, Any]]) -> str:
+    """Readable lines of :func:`state_evidence`: per person, each state with its probability and evidence."""
+    lines = []
+    for p in persons:
+        box = ", ".join(f"{v:.0f}" for v in p["box"]) if p.get("box") else "?"
+        lines.append(f"person {p['person']} (box {box}):")
+        for s in p["states"]:
+            lines.append(f"  {s['group']:>4}: {s['state']:<24} {s['prob']:.2f}  [{s['evidence']}]")
+    if not persons:
+        lines.append("no persons in this result")
+    return "\n".join(lines)

@@ -73,6 +73,10 @@ class PoseParams:
     fit: dict[str, Any] = field(default_factory=dict)
 
 
+def _finite(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and bool(np.isfinite(value))
+
+
 def load_pose_params(path: str | Path) -> PoseParams:
     """Read a Pose-PaSta parameter file written by :func:`save_pose_params`."""
     try:
@@ -87,12 +91,15 @@ def load_pose_params(path: str | Path) -> PoseParams:
     except TypeError as err:
         raise DataError(f"bad Pose-PaSta parameters: {err}", file=path) from None
     for g in GROUPS:
-        if not np.isfinite(float(params.contact.get(g, np.nan))):
+        if not _finite(params.contact.get(g) if isinstance(params.contact, dict) else None):
             raise DataError(f"missing or non-finite contact weight of {g}", file=path, field="contact")
     for k in RULE_STATES:
-        rule = params.rules.get(k, {})
-        if not all(np.isfinite(float(rule.get(x, np.nan))) for x in ("weight", "offset")):
+        rule = params.rules.get(k) if isinstance(params.rules, dict) else None
+        if not isinstance(rule, dict) or not all(_finite(rule.get(x)) for x in ("weight", "offset")):
             raise DataError(f"rule {k} needs finite weight and offset", file=path, field="rules")
+    for key in ("joint_threshold", "contact_scale", "evidence_min_logit", "facing"):
+        if not _finite(getattr(params, key)):
+            raise DataError(f"{key} must be a finite number", file=path, field=key)
     return params
 
 
