@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from hake.datasets.spatial_pairs import GtPairs
-from hake.engine.bench.spatial import duplicate_groups, pair_nms, random_tie_break
-from hake.engine.bench.spread import mean_sd
+from hake.engine.bench.spatial import duplicate_groups, pair_nms
+from hake.engine.bench.spread import mean_sd, random_tie_break
 
 
 def _pairs(boxes_h: list[list[float]], boxes_o: list[list[float]], objects: list[int], images: list[int]) -> GtPairs:

@@ -36,6 +36,17 @@ def test_heldout_rule_is_the_documented_hash() -> None:
     assert 0.17 < np.mean(expected) < 0.23
 
 
+def test_the_five_folds_partition_the_images() -> None:
+    names = [f"HICO_train2015_{i:08d}.jpg" for i in range(1, 1001)]
+    held = np.array([[is_heldout(n, f) for n in names] for f in range(5)])
+    assert (held.sum(axis=0) == 1).all()  # every image is held out in exactly one fold
+    data = _toy([[0]] * len(names), [[1]] * len(names), names)
+    train, test = data.split(2)
+    assert set(test.names) == {n for n, h in zip(names, held[2]) if h} and len(train) + len(test) == len(names)
+    with pytest.raises(DataError, match="fold"):
+        is_heldout(names[0], 5)
+
+
 def test_hico_labels_follow_the_convention() -> None:
     v = load_vocab()
     ride_horse = next(i for i in range(600) if v.hoi_name(i) == "ride horse")

@@ -68,12 +68,22 @@ def test_bad_options_are_one_line_errors(tmp_path) -> None:
 def test_benchmark_json(tmp_path) -> None:
     out = tmp_path / "bench.json"
     res = CliRunner().invoke(app, ["benchmark", "pasta-r", "--data", str(IMAGE_FIX), "--json", str(out),
-                                   "--reasoners", "linear", "--inputs", "pasta+object,pasta"])
+                                   "--reasoners", "linear", "--runs", "2"])
     assert res.exit_code == 0, res.output
-    results = json.loads(out.read_text())["results"]
-    assert set(results) == {"linear", "linear:pasta", "object_prior", "pasta_prior"}
-    for m in results.values():
-        assert 0.0 <= m["default"]["mAP"] <= 1.0 and 0.0 <= m["known_object"]["mAP"] <= 1.0
+    text = out.read_text()
+    assert "NaN" not in text
+    report = json.loads(text)
+    assert report["settings"] == ["default", "known_object", "known_object_gt_objects"]
+    results = report["results"]
+    assert set(results) == {"linear", "object_prior", "pasta_prior", "chance"}
+    linear = results["linear"]
+    assert linear["seeds"] == linear["splits"] == 2 and len(linear["classes"]) == 2
+    for setting in report["settings"]:
+        assert 0.0 <= linear[setting]["mAP"] <= 1.0 and linear["sd"][setting]["mAP"] >= 0.0
+    assert all(c["mAP"] > 0 and 0 <= c["rare"] <= c["rare_of"] == 138 for c in linear["classes"])
+    # the object prior needs the objects: it is reported only where they are given
+    assert set(results["object_prior"]) - {"sd", "seeds", "splits"} == {"known_object_gt_objects"}
+    assert results["chance"]["seeds"] == 2 * 5  # 5 tie seeds per split
     assert "object_prior" in res.output
 
 

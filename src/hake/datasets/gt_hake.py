@@ -11,7 +11,8 @@ Two views of the HAKE data become :class:`GtHakeData` (one row per sample):
   its HOIs the union. Pairs without any part state are left out.
 
 Held-out split (fixed, documented): a sample is held out iff ``int(sha1(image name)[:8], 16) % 5 == 0``
-(≈ 20 % of the images; the instance level splits by image as well). Samples without any HOI are
+(≈ 20 % of the images; the instance level splits by image as well). Folds 1..4 (``% 5 == fold``) are
+the other four disjoint splits by the same hash, for spreads over splits. Samples without any HOI are
 dropped. Held-out labels follow the HICO convention: +1 listed HOI, -1 other HOIs of an object that is
 present, NaN (unknown) for HOIs of absent objects.
 """
@@ -33,11 +34,15 @@ from hake.vocab.core import load as load_vocab
 PAIR_IOU = 0.7
 #: The held-out rule in words (written into configs and benchmark reports).
 SPLIT_RULE = "held out iff int(sha1(image name)[:8], 16) % 5 == 0; samples without HOIs dropped"
+#: Number of disjoint hash folds (fold k holds out the images with hash % 5 == k).
+N_FOLDS = 5
 
 
-def is_heldout(name: str) -> bool:
-    """The fixed 20 % held-out split: ``int(sha1(name)[:8], 16) % 5 == 0``."""
-    return int(hashlib.sha1(name.encode("utf-8")).hexdigest()[:8], 16) % 5 == 0
+def is_heldout(name: str, fold: int = 0) -> bool:
+    """The fixed 20 % held-out split: ``int(sha1(name)[:8], 16) % 5 == fold`` (fold 0 is the default split)."""
+    if not 0 <= fold < N_FOLDS:
+        raise DataError(f"fold must be in 0..{N_FOLDS - 1}, got {fold}", field="fold")
+    return int(hashlib.sha1(name.encode("utf-8")).hexdigest()[:8], 16) % N_FOLDS == fold
 
 
 @dataclass
@@ -71,13 +76,13 @@ class GtHakeData:
         """(N, 117) verbs of the HOIs."""
         return np.minimum(self.hois @ load_vocab().hoi_to_verb_matrix, 1.0).astype(np.float32)
 
-    def heldout_mask(self) -> np.ndarray:
-        """(N,) bool, True for samples of held-out images (:func:`is_heldout`)."""
-        return np.fromiter((is_heldout(str(n)) for n in self.names), bool, len(self.names))
+    def heldout_mask(self, fold: int = 0) -> np.ndarray:
+        """(N,) bool, True for samples of held-out images of ``fold`` (:func:`is_heldout`)."""
+        return np.fromiter((is_heldout(str(n), fold) for n in self.names), bool, len(self.names))
 
-    def split(self) -> tuple[GtHakeData, GtHakeData]:
-        """(train, held-out)."""
-        m = self.heldout_mask()
+    def split(self, fold: int = 0) -> tuple[GtHakeData, GtHakeData]:
+        """(train, held-out) of ``fold`` (0 = the default split)."""
+        m = self.heldout_mask(fold)
         return self.subset(~m), self.subset(m)
 
     def hico_labels(self) -> np.ndarray:

@@ -15,7 +15,7 @@ Known-Object, Full / Rare / Non-Rare mAP). Methods:
 - ``spatial_pasta``: one or more Spatial-PaSta weight files (one per training seed): mean ± sd;
 - ``object_prior``: the training frequency of the HOI given its object (counts stored in the weights),
   constant within a class, so its AP is decided by tie order: ties are broken at random
-  (:func:`random_tie_break`), mean ± sd over seeds;
+  (:func:`~hake.engine.bench.spread.random_tie_break`), mean ± sd over seeds;
 - ``chance``: uniform random scores, mean ± sd over seeds.
 
 ``pair_nms`` (on by default, for every method alike) is ordinary pair NMS over the candidates of one
@@ -34,7 +34,7 @@ import numpy as np
 from hake.datasets.gt_hake import merge_pairs
 from hake.datasets.hicodet import HicoDetGT
 from hake.datasets.spatial_pairs import PAIR_IOU, GtPairs, gt_pairs, object_prior
-from hake.engine.bench.spread import mean_sd
+from hake.engine.bench.spread import mean_sd, random_tie_break
 from hake.errors import HakeError
 from hake.evaluation.hicodet import evaluate_hicodet
 from hake.vocab.core import load as load_vocab
@@ -111,16 +111,6 @@ def pair_nms(scores: np.ndarray, group: np.ndarray, factor: float = NMS_FACTOR) 
     return result
 
 
-def random_tie_break(scores: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """(R,) scores with the same order as ``scores`` where they differ and a random order among equal
-    ones: the rank (1..R) of each row by (score, random key), divided by R."""
-    s = np.asarray(scores, np.float64)
-    order = np.lexsort((rng.random(len(s)), s))
-    out = np.empty(len(s), np.float64)
-    out[order] = np.arange(1, len(s) + 1) / max(len(s), 1)
-    return out
-
-
 def spatial_scores(model: Any, pairs: GtPairs, batch_size: int = 4096) -> np.ndarray:
     """(M, 600) Spatial-PaSta HOI probabilities of the pairs (HOIs of other objects are 0)."""
     import torch
@@ -142,7 +132,7 @@ def _summary(result: Any) -> dict[str, dict[str, float]]:
 
 def _evaluate(gt: HicoDetGT, pairs: GtPairs, scores: np.ndarray, group: np.ndarray | None,
               tie_seed: int | None = None) -> dict[str, dict[str, float]]:
-    """Summary of one scoring; ``tie_seed`` breaks tied scores at random (:func:`random_tie_break`)."""
+    """Summary of one scoring; ``tie_seed`` breaks tied scores at random (``spread.random_tie_break``)."""
     if group is not None:
         scores = pair_nms(scores, group)
     rows = candidate_rows(pairs, scores)

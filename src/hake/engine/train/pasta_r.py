@@ -171,14 +171,15 @@ def evaluate_scores(scores: np.ndarray, test: GtHakeData, train: GtHakeData) -> 
 
 
 def run_gt_hake(
-    data: GtHakeData, cfg: TrainConfig, progress: Callable[[int, int, float], None] | None = None
+    data: GtHakeData, cfg: TrainConfig, progress: Callable[[int, int, float], None] | None = None, fold: int = 0
 ) -> tuple[PastaR, dict[str, Any]]:
-    """Train on the training part of ``data``, evaluate on the held-out part.
+    """Train on the training part of ``data``, evaluate on the held-out part of hash fold ``fold``.
 
     Returns:
-        the trained model and ``{"default": ..., "known_object": ..., "n_train", "n_heldout", "loss"}``.
+        the trained model and ``{"default": ..., "known_object": ..., "n_train", "n_heldout", "loss",
+        "n_classes"}`` (``n_classes``: per summary value, the number of HOIs averaged over).
     """
-    train, test = data.split()
+    train, test = data.split(fold)
     model = build_model(cfg, with_parts=data.parts is not None)
     history = fit(model, train, cfg, progress)
     res = evaluate_scores(predict(model, test), test, train)
