@@ -1,4 +1,4 @@
-"""``hake infer`` with the shipped default PaSta model (Spatial-PaSta from the model zoo), no stand-in."""
+"""``hake infer`` with the shipped default PaSta model (Pose-PaSta over Spatial-PaSta), no stand-in."""
 
 from __future__ import annotations
 
@@ -17,7 +17,8 @@ from hake.vocab import load
 
 
 def test_the_default_model_is_in_the_zoo() -> None:
-    assert DEFAULT_PASTA_MODEL == "spatial_pasta.hake_hicodet" and DEFAULT_PASTA_MODEL in hub.manifest()
+    assert DEFAULT_PASTA_MODEL == "pose_pasta.coco_mini" and DEFAULT_PASTA_MODEL in hub.manifest()
+    assert hub.resolve_name("spatial_pasta") == "spatial_pasta.hake_hicodet"
 
 
 def test_infer_person_photo_with_the_default_model(tmp_path) -> None:
@@ -36,6 +37,8 @@ def test_infer_person_photo_with_the_default_model(tmp_path) -> None:
     assert np.all((parts[:, 0] >= 0) & (parts[:, 2] <= w) & (parts[:, 1] >= 0) & (parts[:, 3] <= h))
     probs = [s["prob"] for states in person["pasta"].values() for s in states]
     assert all(0 <= p <= 1 for p in probs)
+    evidence = [s["evidence"] for states in person["pasta"].values() for s in states]
+    assert set(evidence) <= {"pose", "layout", "prior"} and "pose" in evidence  # a clear pose decides some
     vocab = load()
     objects = {o["name"] for o in data["objects"]}
     assert {"horse", "dog"} <= objects

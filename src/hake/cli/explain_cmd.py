@@ -32,7 +32,7 @@ def explain_command(
     from hake.engine.infer.explain_input import evidence_text, is_infer_result, state_evidence
 
     raw = read_json(input_file) if input_file is not None else None
-    if is_infer_result(raw):
+    if raw is not None and is_infer_result(raw):
         persons = state_evidence(raw, str(input_file))
         if json_out is None:
             typer.echo(evidence_text(persons))

@@ -146,7 +146,9 @@ def state_evidence(raw: Any, where: str = "<input>") -> list[dict[str, Any]]:
         states = []
         for group, items in pasta.items():
             for s in items if isinstance(items, list) else [None]:
-                prob = s.get("prob") if isinstance(s, dict) else None
+                if not isinstance(s, dict):
+                    s = {}
+                prob = s.get("prob")
                 if not isinstance(prob, (int, float)) or not isinstance(s.get("state"), str):
                     raise DataError(f"a {group} state needs 'state' and a numeric 'prob'", file=where,
                                     record=f"person {i}", field=f"pasta.{group}")
