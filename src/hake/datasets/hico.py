@@ -13,6 +13,9 @@ Predictions: ``{"scores": [[600 floats] per image]}`` (JSON) or an ``.npz``/``.n
 
 from __future__ import annotations
 
+import struct
+import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -41,7 +44,7 @@ class HicoLabels:
 def _id_list(value: object, where: str, record: object, field: str) -> np.ndarray:
     try:
         arr = np.asarray(value, dtype=np.float64).reshape(-1)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise DataError("expected a list of HOI ids", file=where, record=record, field=field) from None
     if arr.size and (not np.isfinite(arr).all() or (arr != np.round(arr)).any() or arr.min() < 0
                      or arr.max() >= NUM_HOIS):
@@ -50,7 +53,10 @@ def _id_list(value: object, where: str, record: object, field: str) -> np.ndarra
 
 
 def _train_counts(value: object, where: str) -> np.ndarray:
-    arr = np.asarray(value, dtype=np.float64).reshape(-1)
+    try:
+        arr = np.asarray(value, dtype=np.float64).reshape(-1)
+    except (TypeError, ValueError, OverflowError):
+        raise DataError(f"expected {NUM_HOIS} non-negative counts", file=where, field="train_pos_count") from None
     if arr.shape != (NUM_HOIS,) or not np.isfinite(arr).all() or (arr < 0).any():
         raise DataError(f"expected {NUM_HOIS} non-negative counts", file=where, field="train_pos_count")
     return arr.astype(np.int64)
@@ -63,7 +69,11 @@ def parse_labels_json(raw: object, where: str = "<memory>") -> HicoLabels:
     for key in ("list_test", "images", "train_pos_count"):
         if key not in raw:
             raise DataError("missing key", file=where, field=key)
-    names, images = list(raw["list_test"]), raw["images"]
+    names, images = raw["list_test"], raw["images"]
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+        raise DataError("expected a list of image names", file=where, field="list_test")
+    if not isinstance(images, list):
+        raise DataError("expected a list of label entries", file=where, field="images")
     if len(names) != len(images):
         raise DataError(f"{len(images)} label entries for {len(names)} names", file=where, field="images")
     labels = np.full((len(names), NUM_HOIS), np.nan)
@@ -85,26 +95,33 @@ def parse_labels_json(raw: object, where: str = "<memory>") -> HicoLabels:
 def load_anno_mat(path: str | Path) -> HicoLabels:
     """Read the official hico_benchmark ``anno.mat`` (test labels, names, train counts)."""
     import scipy.io
+    from scipy.io.matlab import MatReadError
 
     try:
         mat = scipy.io.loadmat(str(path))
-    except (OSError, ValueError, NotImplementedError) as err:
-        raise DataError(f"cannot read .mat: {err}", file=path) from None
+    except (OSError, ValueError, NotImplementedError, MatReadError, TypeError, KeyError, IndexError, EOFError,
+            zlib.error, UnicodeDecodeError, MemoryError, OverflowError, struct.error) as err:
+        raise DataError(f"cannot read .mat: {type(err).__name__}: {err}", file=path) from None
     for key in ("anno_test", "list_test", "anno_train"):
         if key not in mat:
             raise DataError("missing variable", file=path, field=key)
-    test = np.asarray(mat["anno_test"], dtype=np.float64)
-    if test.shape[0] != NUM_HOIS:
+    try:
+        test = np.asarray(mat["anno_test"], dtype=np.float64)
+        train = np.asarray(mat["anno_train"], dtype=np.float64)
+        names = [str(np.asarray(x).reshape(-1)[0]) for x in np.asarray(mat["list_test"]).reshape(-1)]
+    except (TypeError, ValueError, IndexError) as err:
+        raise DataError(f"variables of the wrong type: {err}", file=path, field="anno_test") from None
+    if test.ndim != 2 or test.shape[0] != NUM_HOIS:
         raise DataError(f"expected {NUM_HOIS} rows, got shape {test.shape}", file=path, field="anno_test")
     bad = ~np.isnan(test) & ~np.isin(test, (-1.0, 0.0, 1.0))
     if bad.any():
         h, i = np.argwhere(bad)[0]
         raise DataError(f"label {test[h, i]} for HOI {h} is not one of 1/0/-1/NaN", file=path, record=int(i),
                         field="anno_test")
-    names = [str(np.asarray(x).reshape(-1)[0]) for x in np.asarray(mat["list_test"]).reshape(-1)]
     if len(names) != test.shape[1]:
         raise DataError(f"{len(names)} names for {test.shape[1]} label columns", file=path, field="list_test")
-    train = np.asarray(mat["anno_train"], dtype=np.float64)
+    if train.ndim != 2 or train.shape[0] != NUM_HOIS:
+        raise DataError(f"expected {NUM_HOIS} rows, got shape {train.shape}", file=path, field="anno_train")
     return HicoLabels(names, test.T.copy(), (train == 1).sum(axis=1).astype(np.int64))
 
 
@@ -125,7 +142,9 @@ def load_predictions(path: str | Path, num_images: int) -> np.ndarray:
         try:
             loaded = np.load(path, allow_pickle=False)
             arr = loaded["scores"] if path.suffix == ".npz" else loaded
-        except (OSError, ValueError, KeyError) as err:
+            arr = np.asarray(arr)
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, zlib.error, UnicodeDecodeError,
+                MemoryError, TypeError, struct.error) as err:
             raise DataError(f"cannot read scores: {err}", file=path, field="scores") from None
     else:
         raw = read_json_any(path)

@@ -34,6 +34,8 @@ def _decode(raw: bytes, where: str) -> Any:
         return json.loads(text)
     except json.JSONDecodeError as err:
         raise DataError(f"invalid JSON at line {err.lineno} column {err.colno}: {err.msg}", file=where) from None
+    except RecursionError:
+        raise DataError("JSON nested too deeply", file=where) from None
 
 
 def read_json(path: str | Path) -> Any:
