@@ -3,18 +3,27 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# `make demo` needs only hake's run-time dependencies; `make test` adds the dev tools on top.
+DEMO_STAMP := $(VENV)/.installed-runtime
+TORCH := $(BIN)/pip install "torch==2.14.1" "torchvision==0.29.1" || $(BIN)/pip install "torch>=2.4" "torchvision>=0.19"
 
-.PHONY: demo test lint install clean mypy-baseline
+.PHONY: demo test lint install clean mypy-baseline fuzz
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install "torch==2.14.1" "torchvision==0.29.1" || $(BIN)/pip install "torch>=2.4" "torchvision>=0.19"
+	$(TORCH)
 	$(BIN)/pip install -e ".[dev]"
-	touch $(STAMP)
+	touch $(STAMP) $(DEMO_STAMP)
+
+$(DEMO_STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(TORCH)
+	$(BIN)/pip install -e .
+	touch $(DEMO_STAMP)
 
 install: $(STAMP)
 
-demo: $(STAMP)
+demo: $(DEMO_STAMP)
 	OMP_NUM_THREADS=1 $(BIN)/hake infer examples --out demo_output --save-vis --overwrite
 
 test: $(STAMP)
@@ -22,6 +31,10 @@ test: $(STAMP)
 	$(BIN)/lint-imports --no-cache
 	$(BIN)/mypy | $(BIN)/mypy-baseline filter --allow-unsynced --hide-stats
 	OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $(BIN)/python -m pytest -q
+
+# The reader fuzz test with many more examples than `make test` runs (minutes).
+fuzz: $(STAMP)
+	HAKE_FUZZ_EXAMPLES=1000 OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $(BIN)/python -m pytest -q tests/test_fuzz_readers.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests tools benchmarks
