@@ -17,9 +17,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from hake.errors import HakeError
+from hake.errors import DataError, HakeError
 from hake.models.activity2vec import A2VSpec, Activity2Vec
-from hake.models.weights_io import module_device, read_weights, save_weights
+from hake.models.weights_io import load_into, module_device, read_weights, save_weights
 from hake.structures.contracts import PairBatch, PastaOutput
 from hake.vocab import load
 
@@ -88,6 +88,22 @@ def load_state(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, tor
     return a2v, reasoner, meta
 
 
+def _reasoner_meta(text: str | None, path: str | Path) -> dict[str, Any]:
+    """The ``reasoner`` metadata entry, its types and sizes checked before anything is allocated."""
+    try:
+        rm = json.loads(text) if text is not None else None
+    except (TypeError, ValueError, RecursionError):
+        rm = None
+    dims = rm.get("in_dims") if isinstance(rm, dict) else None
+    n_out = rm.get("n_out") if isinstance(rm, dict) else None
+    if (not isinstance(rm, dict) or not isinstance(rm.get("kind"), str) or not isinstance(dims, list)
+            or len(dims) != 6 or not all(isinstance(d, int) and 0 < d <= 100_000 for d in dims)
+            or not isinstance(n_out, int) or not 0 < n_out <= 10_000):
+        raise DataError("expected {kind, in_dims: 6 widths in 1..100000, n_out in 1..10000}", file=path,
+                        field="reasoner")
+    return rm
+
+
 class A2VPredictor:
     """A trained Activity2Vec (+ PaSta-R) serving :class:`PairBatch` -> :class:`PastaOutput`."""
 
@@ -105,18 +121,32 @@ class A2VPredictor:
 
     @classmethod
     def load(cls, path: str | Path) -> A2VPredictor:
+        """Build the model a weight file describes and load its tensors.
+
+        Raises:
+            HakeError / DataError: not an Activity2Vec file, a damaged ``spec`` or ``reasoner``
+                entry, or tensors that are missing, extra or of the wrong shape (all naming the file).
+        """
         a2v_state, r_state, meta = load_state(path)
-        spec = A2VSpec.from_json(meta["spec"])
+        if "spec" not in meta:
+            raise DataError("metadata has no spec", file=path, field="spec")
+        spec = A2VSpec.from_json(meta["spec"], str(path))
         spec.pretrained = False  # the file holds the trained backbone
         phrases = a2v_state.get("phrases")
-        a2v = Activity2Vec(spec, phrase_table=phrases)
-        a2v.load_state_dict(a2v_state)
+        try:
+            a2v = Activity2Vec(spec, phrase_table=phrases)
+        except (ValueError, KeyError, TypeError, RuntimeError) as err:
+            raise DataError(f"spec describes no buildable model: {err}", file=path, field="spec") from None
+        load_into(a2v, a2v_state, path)
         reasoner, target = None, "verb117"
         if r_state:
-            rm = json.loads(meta["reasoner"])
-            reasoner = Reasoner(rm["kind"], rm["in_dims"], rm["n_out"])
-            reasoner.load_state_dict(r_state)
-            target = rm.get("target", "verb117")
+            rm = _reasoner_meta(meta.get("reasoner"), path)
+            try:
+                reasoner = Reasoner(rm["kind"], rm["in_dims"], rm["n_out"])
+            except (ValueError, KeyError, TypeError, RuntimeError, HakeError) as err:
+                raise DataError(f"reasoner describes no buildable model: {err}", file=path, field="reasoner") from None
+            load_into(reasoner, r_state, path)
+            target = str(rm.get("target", "verb117"))
         return cls(a2v, reasoner, target)
 
     def tensors(self, batch: PairBatch) -> dict[str, torch.Tensor]:

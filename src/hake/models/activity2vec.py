@@ -24,6 +24,7 @@ import torch
 from torch import nn
 from torchvision.ops import roi_align
 
+from hake.errors import DataError
 from hake.models.backbones import IMAGENET_MEAN, IMAGENET_STD, build_backbone
 from hake.vocab import load
 from hake.vocab.core import GROUPS
@@ -69,9 +70,42 @@ class A2VSpec:
         return json.dumps(asdict(self), sort_keys=True)
 
     @classmethod
-    def from_json(cls, text: str) -> A2VSpec:
-        raw = json.loads(text)
-        return cls(**{f.name: raw[f.name] for f in fields(cls) if f.name in raw})
+    def from_json(cls, text: str, where: str = "<memory>") -> A2VSpec:
+        """The spec stored in a weight file, every field checked (type and a sane range, so a
+        damaged spec cannot ask for gigabytes before the weights are read).
+
+        Raises:
+            DataError: not JSON, unknown value or a size out of range, naming ``where`` and the field.
+        """
+        try:
+            raw = json.loads(text)
+        except (TypeError, ValueError, RecursionError):
+            raise DataError("spec is not JSON", file=where, field="spec") from None
+        if not isinstance(raw, dict):
+            raise DataError("spec must be a JSON object", file=where, field="spec")
+        spec = cls(**{f.name: raw[f.name] for f in fields(cls) if f.name in raw})
+        for name, (lo, hi) in _SPEC_RANGES.items():
+            value = getattr(spec, name)
+            if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
+                raise DataError(f"expected an integer in {lo}..{hi}, got {value!r}", file=where, record="spec",
+                                field=name)
+        for name in ("pretrained", "pose", "scene", "language"):
+            if not isinstance(getattr(spec, name), bool):
+                raise DataError(f"expected true or false, got {getattr(spec, name)!r}", file=where, record="spec",
+                                field=name)
+        if spec.pasta not in ("pasta76", "pasta93") or spec.n_verbs not in (117, 157):
+            raise DataError(f"unknown label space {spec.pasta!r} / {spec.n_verbs} verbs", file=where, record="spec",
+                            field="pasta")
+        if not isinstance(spec.backbone, str):
+            raise DataError("backbone must be a name", file=where, record="spec", field="backbone")
+        return spec
+
+
+#: Ranges an :class:`A2VSpec` read from a file must respect.
+_SPEC_RANGES: dict[str, tuple[int, int]] = {
+    "n_verbs": (1, 1000), "neck": (1, 4096), "roi_size": (1, 32), "hidden": (1, 8192),
+    "language_dim": (1, 4096), "image_size": (32, 4096),
+}
 
 
 @dataclass
