@@ -26,6 +26,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset, Sampler
 
+from hake.datasets.io import read_image
 from hake.datasets.keypoint_cache import KeypointCache, box_iou_np
 from hake.errors import DataError
 from hake.vocab import load
@@ -52,11 +53,15 @@ class Augment:
 
 
 def read_rgb(path: Path, record: str) -> np.ndarray:
-    """(H, W, 3) uint8 RGB pixels of an image file."""
-    img = cv2.imread(str(path), cv2.IMREAD_COLOR)
-    if img is None:
-        raise DataError("image missing or unreadable", file=path, record=record, field="path_prefix")
-    return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
+    """(H, W, 3) uint8 RGB pixels of an image file (:func:`hake.datasets.io.read_image`: bombs
+    refused, 16-bit / float pixels scaled by range); errors name the file and the record."""
+    if not path.is_file():
+        raise DataError("image missing", file=path, record=record, field="path_prefix")
+    try:
+        return read_image(path)
+    except DataError as err:
+        reason = str(err).split(": ", 1)[-1]  # the message without its "file ...:" prefix
+        raise DataError(f"image unreadable: {reason}", file=path, record=record, field="path_prefix") from None
 
 
 def pair_targets(labels: list[Any], pasta_dim: int, n_verbs: int) -> dict[str, np.ndarray]:
