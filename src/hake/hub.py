@@ -39,7 +39,11 @@ FAMILIES: dict[str, str] = {
 }
 
 #: The defaults of ``hake infer`` and of :func:`hake.engine.infer.pipeline.build_pipeline`.
-DEFAULT_DETECTOR = "nanodet_m"
+#: NanoDet-m for objects; its persons fused with MoveNet MultiPose's (``hake.perception.fusion``).
+#: ``"nanodet_m"`` alone is the detector without fusion.
+DEFAULT_DETECTOR = "nanodet_m+movenet_multipose"
+#: Default minimum person score, on the fused detector's scale (README "Real photos").
+DEFAULT_PERSON_THRESHOLD = 0.1
 DEFAULT_POSE = "movenet_lightning"
 DEFAULT_PASTA_MODEL = "pose_pasta.coco_mini"
 #: The default reasoner of ``hake explain``.
@@ -47,7 +51,7 @@ DEFAULT_PASTA_R = "pasta_r.hake_hico"
 #: A family's shipped default, so ``--model spatial_pasta`` means its zoo model.
 FAMILY_DEFAULTS: dict[str, str] = {"pose_pasta": DEFAULT_PASTA_MODEL, "spatial_pasta": "spatial_pasta.hake_hicodet",
                                    "pasta_r": DEFAULT_PASTA_R,
-                                   "detector": "detector." + DEFAULT_DETECTOR, "pose": "pose." + DEFAULT_POSE}
+                                   "detector": "detector.nanodet_m", "pose": "pose." + DEFAULT_POSE}
 
 
 def model_dir() -> Path:

@@ -8,7 +8,7 @@ import typer
 
 from hake.cli.apps import app
 from hake.cli.common import guarded
-from hake.hub import DEFAULT_DETECTOR, DEFAULT_PASTA_MODEL, DEFAULT_POSE
+from hake.hub import DEFAULT_DETECTOR, DEFAULT_PASTA_MODEL, DEFAULT_PERSON_THRESHOLD, DEFAULT_POSE
 
 
 @app.command("infer")
@@ -21,12 +21,14 @@ def infer_command(
     overwrite: bool = typer.Option(False, "--overwrite", help="Redo inputs whose output already exists."),
     pasta_model: str = typer.Option(DEFAULT_PASTA_MODEL, "--pasta-model", help="Zoo name of the PaSta model."),
     weights: Path | None = typer.Option(None, "--weights", help="Trained Activity2Vec weights (.safetensors)."),
-    detector: str = typer.Option(DEFAULT_DETECTOR, "--detector", help="Detector: nanodet_m or an .onnx file."),
+    detector: str = typer.Option(DEFAULT_DETECTOR, "--detector",
+                                 help="nanodet_m or an .onnx file; +movenet_multipose fuses its persons (default)."),
     pose: str = typer.Option(DEFAULT_POSE, "--pose",
                              help="Pose model: movenet_lightning, movenet_thunder or movenet_multipose."),
     device: str = typer.Option("cpu", "--device", help="cpu or cuda."),
     threads: int = typer.Option(1, "--threads", min=1, help="CPU threads for the models."),
-    person_threshold: float = typer.Option(0.35, "--person-threshold", min=0.0, max=1.0),
+    person_threshold: float = typer.Option(DEFAULT_PERSON_THRESHOLD, "--person-threshold", min=0.0, max=1.0,
+                                           help="Minimum person score (fused scale with the default detector)."),
     object_threshold: float = typer.Option(0.25, "--object-threshold", min=0.0, max=1.0),
     hoi_threshold: float = typer.Option(0.01, "--hoi-threshold", min=0.0, max=1.0,
                                         help="Minimum HOI score (person score x object score x probability)."),

@@ -24,6 +24,8 @@ from hake.vocab import load as load_vocab
 INPUT_SIZE = 416
 STRIDES = (8, 16, 32)
 BINS = 11
+#: Contiguous COCO-80 index of "person".
+COCO_PERSON = 0
 
 
 def _softmax_integral(reg: np.ndarray) -> np.ndarray:
@@ -42,6 +44,8 @@ class NanoDet:
         score_threshold: minimum class score kept (0..1).
         nms_threshold: IoU above which a lower-scored box of the same class is dropped.
         max_detections: at most this many detections per image (highest scores first).
+        person_threshold: minimum score of the person class if lower than ``score_threshold``
+            (a fusion of person boxes keeps faint persons without decoding faint objects); None = the same.
         threads: onnxruntime intra-op threads.
         device: ``"cpu"`` or ``"cuda"``.
     """
@@ -52,6 +56,7 @@ class NanoDet:
         score_threshold: float = 0.35,
         nms_threshold: float = 0.5,
         max_detections: int = 100,
+        person_threshold: float | None = None,
         threads: int = 1,
         device: str = "cpu",
     ) -> None:
@@ -59,6 +64,7 @@ class NanoDet:
         self.score_threshold = float(score_threshold)
         self.nms_threshold = float(nms_threshold)
         self.max_detections = int(max_detections)
+        self.person_threshold = self.score_threshold if person_threshold is None else float(person_threshold)
         vocab = load_vocab()
         self._to_hico = vocab.coco80_to_hico
         self._names = vocab.objects
@@ -82,13 +88,15 @@ class NanoDet:
         image = check_image(image)
         h, w = image.shape[:2]
         x, scale, ox, oy = self.letterbox(image)
+        self._thresholds = np.full(80, self.score_threshold, np.float32)
+        self._thresholds[COCO_PERSON] = min(self.person_threshold, self.score_threshold)
         outputs = self.model(x)
         by_shape = {o.shape[1:]: o[0] for o in outputs}
         boxes, scores, classes = [], [], []
         for stride in STRIDES:
             n = INPUT_SIZE // stride
             cls_map, reg_map = by_shape[(n * n, 80)], by_shape[(n * n, 4 * BINS)]
-            cell, cls = np.nonzero(cls_map > self.score_threshold)
+            cell, cls = np.nonzero(cls_map > self._thresholds)
             if cell.size == 0:
                 continue
             dist = _softmax_integral(reg_map[cell]) * stride
@@ -110,9 +118,7 @@ class NanoDet:
         if len(boxes) == 0:
             return []
         xywh = np.concatenate([boxes[:, :2], boxes[:, 2:] - boxes[:, :2]], axis=1)
-        keep = cv2.dnn.NMSBoxesBatched(
-            xywh.tolist(), scores.tolist(), classes.tolist(), self.score_threshold, self.nms_threshold
-        )
+        keep = cv2.dnn.NMSBoxesBatched(xywh.tolist(), scores.tolist(), classes.tolist(), 0.0, self.nms_threshold)
         keep = np.asarray(keep, dtype=np.int64).reshape(-1)
         keep = keep[np.argsort(-scores[keep], kind="stable")][: self.max_detections]
         out = []

@@ -107,16 +107,19 @@ def _coco_category_of_hico() -> np.ndarray:
 
 def coco_rows(image_id: int, result: FrameResult) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """COCO result rows of one frame: boxes of persons and objects (``bbox`` x, y, w, h pixels), and
-    the persons' keypoints (51 numbers; score = the person's detector score)."""
+    the persons' keypoints (51 numbers; score = the person's score x the mean keypoint score, the
+    usual rescoring of top-down pose; persons whose keypoints all score 0 have no pose and no row)."""
     cat = _coco_category_of_hico()
     boxes, poses = [], []
     for person in result.persons:
         x1, y1, x2, y2 = person.box
         boxes.append({"image_id": image_id, "category_id": 1, "bbox": [x1, y1, x2 - x1, y2 - y1],
                       "score": person.score})
-        if person.keypoints:
+        kp_score = float(np.mean([k[2] for k in person.keypoints])) if person.keypoints else 0.0
+        if kp_score > 0:
             flat = [float(v) for x, y, _ in person.keypoints for v in (x, y, 1.0)]
-            poses.append({"image_id": image_id, "category_id": 1, "keypoints": flat, "score": person.score})
+            poses.append({"image_id": image_id, "category_id": 1, "keypoints": flat,
+                          "score": person.score * kp_score})
     for obj in result.objects:
         x1, y1, x2, y2 = obj.box
         boxes.append({"image_id": image_id, "category_id": int(cat[obj.label]), "bbox": [x1, y1, x2 - x1, y2 - y1],

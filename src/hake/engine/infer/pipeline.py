@@ -25,11 +25,17 @@ from hake import hub
 from hake.engine.infer.pairs import hoi_predictions, make_pairs, person_evidence, person_pasta, top_states
 from hake.errors import HakeError
 from hake.geometry import part_boxes
-from hake.hub import DEFAULT_DETECTOR, DEFAULT_PASTA_MODEL, DEFAULT_POSE
+from hake.hub import DEFAULT_DETECTOR, DEFAULT_PASTA_MODEL, DEFAULT_PERSON_THRESHOLD, DEFAULT_POSE
 from hake.perception.base import PERSON, Detector, PoseEstimator, check_image
+from hake.perception.fusion import FusedDetector, FusedPose
 from hake.structures import DetectedObject, FrameResult, PastaModel, Person
 from hake.zoo import create_model
 
+#: Lowest score of a person candidate (any source) fed to the fusion of person boxes.
+FUSION_MIN_SCORE = 0.05
+#: Fused person score from which a person's pose comes from the single-person model (its crop);
+#: fainter persons keep MultiPose's keypoints (:class:`~hake.perception.fusion.FusedPose`).
+SINGLE_POSE_MIN_SCORE = 0.15
 #: Model families whose models are PaSta models.
 PASTA_FAMILIES = ("pose_pasta", "spatial_pasta", "activity2vec")
 
@@ -49,7 +55,8 @@ class PipelineConfig:
     """Thresholds and limits of :class:`Pipeline`.
 
     Attributes:
-        person_threshold: minimum detector score of a person.
+        person_threshold: minimum detector score of a person (on the fused scale with the default
+            detector, see :mod:`hake.perception.fusion`).
         object_threshold: minimum detector score of an object.
         hoi_threshold: minimum HOI score ``s_h * s_o * p`` reported.
         top_states: states reported per PaSta group and person.
@@ -61,7 +68,7 @@ class PipelineConfig:
             suppresses duplicates per class only).
     """
 
-    person_threshold: float = 0.35
+    person_threshold: float = DEFAULT_PERSON_THRESHOLD
     object_threshold: float = 0.25
     hoi_threshold: float = 0.01
     top_states: int = 3
@@ -167,6 +174,36 @@ def load_pasta_model(name: str = DEFAULT_PASTA_MODEL, weights: Path | None = Non
     return model
 
 
+def split_detector(text: str) -> tuple[str, list[str]]:
+    """``"nanodet_m+movenet_multipose"`` -> (``"nanodet_m"``, [``"movenet_multipose"``]): the base detector
+    and the pose models (MultiPose) whose persons are fused with the detector's."""
+    base, *sources = [part.strip() for part in str(text).split("+")]
+    return base, sources
+
+
+def build_detector(detector: str, config: PipelineConfig | None = None, device: str = "cpu",
+                   threads: int = 1) -> Detector:
+    """The detector named ``detector`` (see :func:`split_detector`), built through :func:`hake.zoo.create_model`.
+
+    With person sources the result is a :class:`~hake.perception.fusion.FusedDetector`: the base
+    detector keeps candidates down to :data:`FUSION_MIN_SCORE` so that a person seen faintly by it and
+    clearly by MultiPose is fused, and every source's persons are fused by weighted box fusion.
+    """
+    cfg = config or PipelineConfig()
+    base, sources = split_detector(detector)
+    if not sources:
+        return create_model(base, device=device, family="detector", threads=threads,  # type: ignore[no-any-return]
+                            score_threshold=min(cfg.person_threshold, cfg.object_threshold))
+    det = create_model(base, device=device, family="detector", threads=threads, score_threshold=cfg.object_threshold,
+                       person_threshold=min(cfg.person_threshold, FUSION_MIN_SCORE))
+    people = [create_model(name, device=device, family="pose", threads=threads) for name in sources]
+    for name, model in zip(sources, people):
+        if not hasattr(model, "people"):
+            raise HakeError(f"--detector: {name!r} finds no persons in a whole photo; only movenet_multipose can "
+                            "be fused with the detector")
+    return FusedDetector(det, people, min_score=FUSION_MIN_SCORE)
+
+
 def build_pipeline(
     pasta_model: PastaModel | None = None,
     detector: str = DEFAULT_DETECTOR,
@@ -182,7 +219,9 @@ def build_pipeline(
 
     Args:
         pasta_model: an already built PaSta model (e.g. an ONNX export); overrides ``pasta_name``/``weights``.
-        detector: detector zoo name, short name (``nanodet_m``) or ``.onnx`` file (NanoDet layout).
+        detector: detector zoo name, short name (``nanodet_m``) or ``.onnx`` file (NanoDet layout),
+            optionally ``+`` whole-photo person sources whose persons are fused with its own
+            (``nanodet_m+movenet_multipose``, the default; see :func:`build_detector`).
         pose: pose zoo name or short name (``movenet_lightning``, ``movenet_thunder``, ``movenet_multipose``).
         config: thresholds and limits.
         device: ``cpu`` or ``cuda[:N]``, for every model.
@@ -191,8 +230,9 @@ def build_pipeline(
         weights: a PaSta model's weight file, instead of ``pasta_name``.
     """
     cfg = config or PipelineConfig()
-    det = create_model(detector, device=device, family="detector", threads=threads,
-                       score_threshold=min(cfg.person_threshold, cfg.object_threshold))
+    det = build_detector(detector, cfg, device=device, threads=threads)
     est = create_model(pose, device=device, family="pose", threads=threads)
+    if isinstance(det, FusedDetector) and not hasattr(est, "people"):
+        est = FusedPose(est, det, single_min_score=SINGLE_POSE_MIN_SCORE)
     model = pasta_model if pasta_model is not None else load_pasta_model(pasta_name, weights, device)
     return Pipeline(det, est, model, cfg)

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from hake import hub
-from hake.engine.infer.pipeline import PASTA_FAMILIES, PipelineConfig, build_pipeline
+from hake.engine.infer.pipeline import PASTA_FAMILIES, PipelineConfig, build_pipeline, split_detector
 from hake.engine.infer.ray_runner import expand_manifests, run_pipeline_on_ray
 from hake.engine.infer.runner import Summary, collect_inputs, run_jobs
 from hake.errors import HakeError
@@ -99,7 +99,10 @@ def check_options(opts: InferOptions, out: Path) -> None:
         raise HakeError(f"--format must be json or ava, got {opts.format!r}")
     if opts.format == "ava" and opts.engine != "local":
         raise HakeError("--format ava runs with --engine local")
-    _check_model(opts.detector, ("detector",), "--detector", "detector")
+    base, sources = split_detector(opts.detector)
+    _check_model(base, ("detector",), "--detector", "detector")
+    for source in sources:
+        _check_model(source, ("pose",), "--detector", "person source")
     _check_model(opts.pose, ("pose",), "--pose", "pose model")
     if opts.weights is not None:
         if not Path(opts.weights).is_file():
