@@ -166,9 +166,3 @@ def test_mutated_structure_gives_only_hake_errors(name: str, data) -> None:
     except HakeError:
         pass
 
-
-def test_deeply_nested_json_is_a_data_error(tmp_path) -> None:
-    path = tmp_path / "deep.json"
-    path.write_text("[" * 100_000 + "]" * 100_000)
-    with pytest.raises(HakeError, match="deep.json"):
-        hio.read_json(path)

@@ -73,3 +73,49 @@ def test_restricted_unpickle_loads_plain_data_and_refuses_code(tmp_path: Path) -
     cut.write_bytes(good.read_bytes()[:20])
     with pytest.raises(DataError, match="refused or corrupt"):
         restricted_unpickle(cut)
+
+
+class _HugeArray:
+    """Pickles as an ndarray whose state claims 2e9 float64s (16 GB) but carries one byte."""
+
+    def __reduce__(self):
+        from numpy._core.multiarray import _reconstruct
+
+        return _reconstruct, (np.ndarray, (0,), b"b"), (1, (2_000_000_000,), np.dtype("f8"), False, b"x")
+
+
+def test_an_unpickled_array_may_not_ask_for_more_memory_than_allowed(tmp_path: Path) -> None:
+    path = tmp_path / "bomb.pkl"
+    path.write_bytes(pickle.dumps(_HugeArray(), protocol=4))
+    assert path.stat().st_size < 1000
+    with pytest.raises(DataError, match="an array of 16,000,000,000 bytes is more than"):
+        restricted_unpickle(path)
+    length_bomb = tmp_path / "len.pkl"  # BINBYTES8 claiming 15 GB, file of a few bytes
+    length_bomb.write_bytes(b"\x80\x04\x8e" + (15 << 30).to_bytes(8, "little") + b"abc")
+    with pytest.raises(DataError, match="refused or corrupt pickle"):
+        restricted_unpickle(length_bomb)
+
+
+def test_tar_members_declaring_gigabytes_are_refused_before_inflating(tmp_path: Path) -> None:
+    import io
+    import tarfile
+
+    path = tmp_path / "bomb.tar.gz"
+    with tarfile.open(path, "w:gz") as tar:
+        info = tarfile.TarInfo("annotations/huge.json")
+        info.size = 3 << 30
+        tar.addfile(info)  # the header only: the archive is tiny, the member claims 3 GiB
+        small = tarfile.TarInfo("annotations/ok.json")
+        small.size = 2
+        tar.addfile(small, io.BytesIO(b"{}"))
+    assert path.stat().st_size < 10_000
+    with pytest.raises(DataError, match="member inflates to 3,221,225,472 bytes"):
+        read_json_from_tar(path)
+    assert read_json_from_tar(write_tar_gz(tmp_path / "ok.tar.gz", {"a.json": b"[1]"}), ".json") == {"a.json": [1]}
+
+
+def test_deeply_nested_json_is_a_data_error(tmp_path: Path) -> None:
+    path = tmp_path / "deep.json"
+    path.write_text("[" * 200_000 + "]" * 200_000)
+    with pytest.raises(DataError, match="nested too deeply"):
+        read_json(path)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import typer
 from rich.console import Console
 from rich.table import Table
@@ -19,7 +21,7 @@ def models_command(
     """List every model of the zoo: name, task, file size, licence, sha256 and source."""
     from hake import hub
 
-    rows = []
+    rows: list[dict[str, Any]] = []
     for name in hub.names():
         entry = hub.manifest()[name]
         path = hub.model_dir() / str(entry["file"])

@@ -18,7 +18,7 @@ import struct
 import tarfile
 import zlib
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -121,7 +121,10 @@ _ALLOWED_GLOBALS = {
 MAX_UNPICKLED_BYTES = 2 << 30
 
 
-class _RestrictedUnpickler(pickle._Unpickler):  # type: ignore[name-defined,misc]
+_BASE_DISPATCH: dict[int, Any] = dict(getattr(pickle._Unpickler, "dispatch"))  # noqa: B009 - untyped
+
+
+class _RestrictedUnpickler(pickle._Unpickler):
     """The pure-Python unpickler (it never pre-allocates what a length field claims), limited to
     :data:`_ALLOWED_GLOBALS` and to arrays of at most ``max_bytes``."""
 
@@ -135,7 +138,8 @@ class _RestrictedUnpickler(pickle._Unpickler):  # type: ignore[name-defined,misc
         raise pickle.UnpicklingError(f"global {module}.{name} is not allowed")
 
     def _checked_build(self) -> None:
-        state, obj = self.stack[-1], self.stack[-2]
+        stack = getattr(self, "stack")  # noqa: B009 - the pure-Python unpickler's working stack
+        state, obj = stack[-1], stack[-2]
         if isinstance(obj, np.ndarray) and isinstance(state, tuple) and len(state) == 5:
             shape, dtype = state[1], state[2]
             if not isinstance(dtype, np.dtype) or not all(isinstance(d, int) and d >= 0 for d in shape):
@@ -143,10 +147,9 @@ class _RestrictedUnpickler(pickle._Unpickler):  # type: ignore[name-defined,misc
             need = int(np.prod([int(d) for d in shape], dtype=object)) * dtype.itemsize
             if need > self.max_bytes:
                 raise pickle.UnpicklingError(f"an array of {need:,} bytes is more than the {self.max_bytes:,} allowed")
-        pickle._Unpickler.load_build(self)  # type: ignore[attr-defined]
+        _BASE_DISPATCH[pickle.BUILD[0]](self)
 
-    dispatch = dict(pickle._Unpickler.dispatch)  # type: ignore[attr-defined]
-    dispatch[pickle.BUILD[0]] = _checked_build
+    dispatch: ClassVar[dict[int, Any]] = {**_BASE_DISPATCH, pickle.BUILD[0]: _checked_build}
 
 
 def restricted_unpickle(path: str | Path, max_bytes: int = MAX_UNPICKLED_BYTES) -> Any:
@@ -175,6 +178,10 @@ MAX_IMAGE_PIXELS = 120_000_000
 
 def _to_uint8(arr: np.ndarray, mode: str, path: Path) -> np.ndarray:
     """Scale a single-channel 16-bit, 32-bit or float image to uint8 by its value range."""
+    return np.asarray(_scaled(arr, mode, path), dtype=np.uint8)
+
+
+def _scaled(arr: np.ndarray, mode: str, path: Path) -> Any:
     if mode.startswith("I;16"):
         return (arr.astype(np.float64) / 257.0).round().astype(np.uint8)
     if mode == "F":
