@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import csv
 import heapq
+import io
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -97,18 +99,26 @@ def read_exclusions(path: str | Path | None, protocol: str = "v2019") -> set[str
     return out
 
 
-def _open(path: str | Path):
+def _open(path: str | Path) -> io.StringIO:
+    """The file as strictly decoded UTF-8 text (a bad byte is a DataError naming the file, not a crash mid-read)."""
     try:
-        return open(path, newline="", encoding="utf-8")  # noqa: SIM115
+        raw = Path(path).read_bytes()
     except OSError as err:
         raise DataError(f"cannot read: {err.strerror}", file=path) from None
+    try:
+        return io.StringIO(raw.decode("utf-8"), newline="")
+    except UnicodeDecodeError as err:
+        raise DataError(f"not UTF-8 text (byte {err.start})", file=path) from None
 
 
 def _num(text: str, protocol: str, path: str | Path, n: int) -> float:
     try:
-        return int(text) if protocol == "v2019" else float(text)
+        value = int(text) if protocol == "v2019" else float(text)
     except ValueError:
         raise DataError(f"bad timestamp {text!r}", file=path, record=f"row {n}", field="timestamp") from None
+    if not math.isfinite(value):
+        raise DataError(f"bad timestamp {text!r}", file=path, record=f"row {n}", field="timestamp")
+    return value
 
 
 def _parse_python(path: str | Path, protocol: str) -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray]:
