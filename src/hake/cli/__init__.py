@@ -22,7 +22,9 @@ _TOPICS = [
     "hake.cli.pasta_r_cmd",
     "hake.cli.explain_cmd",
     "hake.cli.spatial_cmd",
+    "hake.cli.pasta_bench_cmd",
     "hake.cli.data_cmd",
+    "hake.cli.serve_cmd",
     "hake.cli.models_cmd",
     "hake.cli.photos_cmd",
 ]
