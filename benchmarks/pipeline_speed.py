@@ -1,6 +1,13 @@
 """Per-stage latency of ``hake infer``'s pipeline on the sample photos and video, 1 thread.
 
     python benchmarks/pipeline_speed.py [--video PATH] [--frames 100] [--json OUT]
+    python benchmarks/pipeline_speed.py --images ../shared/data/coco-mini/train2017 --repeat 3 \
+        --compare nanodet_m:0.35 nanodet_m+movenet_multipose:0.1
+
+``--compare DETECTOR:PERSON_THRESHOLD ...`` times several perception set-ups on the same photos,
+interleaved (each photo goes through every set-up in turn, the order reversed every pass, so a
+change of machine load hits all alike), and reports seconds per photo (mean ± sd over the passes)
+and each set-up's ratio to the first.
 
 Reports milliseconds per frame for each stage (decode, detect, pose, part boxes, pairs, PaSta
 model, results, JSON), the share of the pipeline's own overhead (everything but the model calls:
@@ -55,6 +62,38 @@ def measure(pipe, frames, repeat: int = 1) -> dict:
     }
 
 
+def compare(setups: list[str], photos: list, repeat: int, pose: str, pasta_model: str) -> dict:
+    """Seconds per photo of each ``DETECTOR:PERSON_THRESHOLD`` set-up, interleaved over ``repeat`` passes."""
+    import numpy as np
+
+    from hake.engine.infer.pipeline import PipelineConfig, build_pipeline
+
+    pipes = {}
+    for setup in setups:
+        name, _, thr = setup.partition(":")
+        cfg = PipelineConfig(person_threshold=float(thr)) if thr else PipelineConfig()
+        pipes[setup] = build_pipeline(detector=name, pose=pose, config=cfg, pasta_name=pasta_model, threads=1)
+    images = [load() for _, load in photos]
+    for pipe in pipes.values():
+        pipe(images[0])  # warm-up
+    passes: dict[str, list[float]] = {k: [] for k in pipes}
+    persons: dict[str, int] = {k: 0 for k in pipes}
+    for r in range(repeat):
+        spent = dict.fromkeys(pipes, 0.0)
+        for image in images:
+            for key in (list(pipes) if r % 2 == 0 else list(pipes)[::-1]):
+                t0 = time.perf_counter()
+                persons[key] += len(pipes[key](image).persons)
+                spent[key] += time.perf_counter() - t0
+        for key in pipes:
+            passes[key].append(spent[key] / len(images))
+    first = np.asarray(passes[setups[0]])
+    return {k: {"seconds_per_image": float(np.mean(v)), "sd": float(np.std(v, ddof=1)) if len(v) > 1 else 0.0,
+                "ratio": float(np.mean(np.asarray(v) / first)),
+                "persons_per_image": persons[k] / (repeat * len(images))}
+            for k, v in passes.items()}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--images", type=Path, default=REPO / "examples")
@@ -64,6 +103,8 @@ def main() -> None:
     parser.add_argument("--pose", default="movenet_lightning")
     parser.add_argument("--pasta-model", default="spatial_pasta.hake_hicodet")
     parser.add_argument("--json", type=Path, help="write the figures here")
+    parser.add_argument("--compare", nargs="+", metavar="DETECTOR:PERSON_THRESHOLD",
+                        help="time these perception set-ups against each other instead")
     args = parser.parse_args()
 
     import torch
@@ -76,6 +117,14 @@ def main() -> None:
     pipe = build_pipeline(pose=args.pose, pasta_name=args.pasta_model, threads=1)
     photos = sorted(p for p in args.images.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
     frames = [(str(p), (lambda p=p: read_image(p))) for p in photos]
+    if args.compare:
+        figures = compare(args.compare, frames, args.repeat, args.pose, args.pasta_model)
+        for key, f in figures.items():
+            print(f"{key}: {1000 * f['seconds_per_image']:.1f} ± {1000 * f['sd']:.1f} ms/photo "
+                  f"({f['ratio']:.2f}x the first), {f['persons_per_image']:.2f} persons/photo")
+        if args.json:
+            args.json.write_text(json.dumps({"photos": str(args.images), "compare": figures}, indent=2) + "\n")
+        return
     measure(pipe, frames[:1])  # warm-up: first ONNX runs allocate
     report = {"threads": 1, "pose": args.pose, "pasta_model": args.pasta_model,
               "photos": measure(pipe, frames, args.repeat)}
