@@ -36,6 +36,10 @@ class FitOptions:
     seed: int = 0
 
 
+#: The recipe of the shipped weights (``tools/train_spatial.py`` defaults), chosen on a validation split.
+RECIPE = FitOptions(epochs=3)
+
+
 def _masked_bce(logits: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """BCE summed over the entries where ``mask`` is 1, divided by the number of masked rows."""
     loss = F.binary_cross_entropy_with_logits(logits, target, reduction="none") * mask
