@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 DEMO_STAMP := $(VENV)/.installed-runtime
 TORCH := $(BIN)/pip install "torch==2.14.1" "torchvision==0.29.1" || $(BIN)/pip install "torch>=2.4" "torchvision>=0.19"
 
-.PHONY: demo test lint install clean mypy-baseline fuzz
+.PHONY: demo test lint install clean mypy-baseline fuzz browser
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,7 +26,14 @@ install: $(STAMP)
 demo: $(DEMO_STAMP)
 	OMP_NUM_THREADS=1 $(BIN)/hake infer examples --out demo_output --save-vis --overwrite
 
-test: $(STAMP)
+# Headless Chromium for the page test, from Debian, when missing and apt is usable (else that test skips).
+browser:
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
+	{ command -v apt-get >/dev/null && $$( [ "$$(id -u)" = 0 ] || echo sudo -n ) sh -c \
+	  'apt-get update -qq && apt-get install -y -qq chromium chromium-driver'; } || \
+	echo "chromium / chromium-driver not installed: the browser test will skip"
+
+test: $(STAMP) browser
 	$(BIN)/ruff check src tests tools benchmarks
 	$(BIN)/lint-imports --no-cache
 	$(BIN)/mypy | $(BIN)/mypy-baseline filter --allow-unsynced --hide-stats
