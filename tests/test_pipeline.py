@@ -120,7 +120,7 @@ def test_a_frame_end_to_end_with_known_answers() -> None:
         obj((600, 100, 700, 200), 0.5, CUP), obj((101, 101, 201, 302), 0.3, BIRD),  # the bird is the person
     ]
     model = StandInPasta()
-    pipe = Pipeline(FakeDetector(dets), UprightPose(), model, PipelineConfig(top_hois=2))
+    pipe = Pipeline(FakeDetector(dets), UprightPose(), model, PipelineConfig(top_hois=2, person_threshold=0.35))
     image = np.zeros((600, 800, 3), np.uint8)
     result = pipe(image, source="synthetic", frame_index=4)
     assert (result.width, result.height, result.frame_index) == (800, 600, 4)
