@@ -17,6 +17,7 @@ outputs are byte-identical. Properties:
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 from collections.abc import Callable, Sequence
@@ -166,17 +167,25 @@ class _Worker:
 
 def ensure_ray(workers: int, address: str | None = None) -> None:
     """Start a local Ray instance with ``workers`` CPUs, or connect to ``address``; reuse a running one."""
+    # Ray's C++ core worker logs (e.g. an "actor constructor arguments" error line at start-up) are
+    # for Ray developers; real failures still reach the user per input.
+    os.environ.setdefault("RAY_BACKEND_LOG_LEVEL", "fatal")
     try:
         import ray
     except ImportError as err:
         raise HakeError(f"Ray is not installed ({err}); pip install 'hake-action[ray]'") from None
     if ray.is_initialized():
         return
+    quiet = {"log_to_driver": False, "logging_level": logging.ERROR}
     if address:
-        ray.init(address=address, log_to_driver=False)
+        ray.init(address=address, **quiet)
     else:
-        ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=False)
-    ray.data.DataContext.get_current().enable_progress_bars = False
+        ray.init(num_cpus=workers, include_dashboard=False, **quiet)
+    ctx = ray.data.DataContext.get_current()
+    ctx.enable_progress_bars = False
+    ctx.print_on_execution_start = False
+    for name in ("ray", "ray.data"):  # Ray's start-up and execution chatter is not for the user
+        logging.getLogger(name).setLevel(logging.ERROR)
 
 
 def run_on_ray(
