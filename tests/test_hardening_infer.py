@@ -233,3 +233,13 @@ def test_empty_folders_unsupported_files_and_bad_output_folders(tmp_path, standi
     assert res.exit_code == 2 and "is a pasta_r model, not a PaSta model" in res.stderr and not standin
     res = infer(str(mixed), "--out", str(tmp_path / "o2"), "--detector", "yolo")
     assert res.exit_code == 2 and "unknown detector 'yolo'; known: nanodet_m" in res.stderr
+
+
+def test_device_cuda_without_a_gpu_says_why_before_loading(tmp_path, standin) -> None:
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a GPU")
+    photo = str(shared_file("images", "messi5.jpg"))
+    res = infer(photo, "--out", str(tmp_path), "--device", "cuda")
+    assert res.exit_code == 2 and "sees no CUDA GPU" in res.stderr and not standin
