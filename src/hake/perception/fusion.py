@@ -96,10 +96,12 @@ class FusedDetector:
         weights: score multiplier per source, base first (len = 1 + len(sources)).
         fuse_iou: IoU at which boxes of one person are fused.
         min_score: persons of any source below this (after weighting) are dropped before fusing.
+        nms_iou: after fusing, a person overlapping a higher-scored one at IoU >= this is dropped
+            (1 = keep all).
     """
 
     def __init__(self, base: Detector, sources: Sequence[PersonSource], weights: Sequence[float] | None = None,
-                 fuse_iou: float = 0.55, min_score: float = 0.05) -> None:
+                 fuse_iou: float = 0.55, min_score: float = 0.05, nms_iou: float = 1.0) -> None:
         self.base = base
         self.sources = list(sources)
         self.weights = [1.0] + [1.3] * len(self.sources) if weights is None else [float(w) for w in weights]
@@ -107,6 +109,7 @@ class FusedDetector:
             raise ValueError(f"need {1 + len(self.sources)} weights (base first), got {len(self.weights)}")
         self.fuse_iou = float(fuse_iou)
         self.min_score = float(min_score)
+        self.nms_iou = float(nms_iou)
         self.model = _Timers([getattr(m, "model", None) for m in [base, *self.sources]])
         self.last: FusedPersons | None = None
 
@@ -131,7 +134,7 @@ class FusedDetector:
             boxes[k] = np.clip(boxes[k][keep], 0, np.array([w - 1, h - 1, w - 1, h - 1], np.float32))
             scores[k], poses[k] = scores[k][keep], poses[k][keep]
         fb, fs, member = weighted_box_fusion(boxes, scores, self.fuse_iou)
-        ok = (fb[:, 2] > fb[:, 0]) & (fb[:, 3] > fb[:, 1])
+        ok = (fb[:, 2] > fb[:, 0]) & (fb[:, 3] > fb[:, 1]) & _not_suppressed(fb, self.nms_iou)
         fb, fs, member = fb[ok], fs[ok], member[ok]
         keypoints = np.zeros((len(fb), 17, 3), np.float32)  # the best whole-photo source's keypoints
         for k in range(len(self.sources), 0, -1):
@@ -192,6 +195,19 @@ class FusedPose:
         if run.any():
             out[run] = self.single.estimate(image, boxes[run])
         return out
+
+
+def _not_suppressed(boxes: np.ndarray, iou: float) -> np.ndarray:
+    """(C,) True for each fused box (sorted by score) that overlaps no higher-scored kept box at IoU >= ``iou``."""
+    keep = np.ones(len(boxes), bool)
+    if iou >= 1 or len(boxes) < 2:
+        return keep
+    overlap = iou_matrix(boxes, boxes)
+    for i in range(len(boxes)):
+        if keep[i]:
+            later = np.arange(len(boxes)) > i
+            keep[later & (overlap[i] >= iou)] = False
+    return keep
 
 
 class _Timers:

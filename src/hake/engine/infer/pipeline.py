@@ -201,7 +201,7 @@ def build_detector(detector: str, config: PipelineConfig | None = None, device: 
         if not hasattr(model, "people"):
             raise HakeError(f"--detector: {name!r} finds no persons in a whole photo; only movenet_multipose can "
                             "be fused with the detector")
-    return FusedDetector(det, people, min_score=FUSION_MIN_SCORE)
+    return FusedDetector(det, people, min_score=FUSION_MIN_SCORE, nms_iou=0.5)
 
 
 def build_pipeline(
