@@ -39,7 +39,7 @@ class PersonSource(Protocol):
 
 
 def weighted_box_fusion(boxes: Sequence[np.ndarray], scores: Sequence[np.ndarray],
-                        fuse_iou: float = 0.55) -> tuple[np.ndarray, np.ndarray]:
+                        fuse_iou: float = 0.55) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Fuse the boxes of S sources (steps 2-3 of the module docstring).
 
     Args:
@@ -142,7 +142,8 @@ class FusedDetector:
             keypoints[has] = poses[k][member[has, k]]
         self.last = FusedPersons(image, fb, fs, keypoints, (member[:, 1:] >= 0).any(axis=1))
         template = DetectedObject(box=(0.0, 0.0, 1.0, 1.0), score=0.0, label=PERSON, name="person")
-        fused = [replace(template, box=tuple(float(v) for v in bb), score=float(ss)) for bb, ss in zip(fb, fs)]
+        fused = [replace(template, box=(float(bb[0]), float(bb[1]), float(bb[2]), float(bb[3])), score=float(ss))
+                 for bb, ss in zip(fb, fs)]
         return sorted(fused + objects, key=lambda d: -d.score)
 
 

@@ -132,7 +132,7 @@ def parse_labels(data: Any, source: str) -> dict[int, list[LabelledPerson]]:
                     if g not in names or not set(states) <= names[g]:
                         raise DataError(f"unknown part group or state {g}: {states}", file=source,
                                         record=f"{where} person {j}", field="pasta")
-                persons.append(LabelledPerson(int(p["ann_id"]), box, bool(p.get("difficult", False)),  # type: ignore[arg-type]
+                persons.append(LabelledPerson(int(p["ann_id"]), box, bool(p.get("difficult", False)),
                                               hois, pasta))
             out[int(im["image_id"])] = persons
         except (KeyError, TypeError, ValueError) as err:
@@ -154,7 +154,8 @@ def _scored_mask(det_h: np.ndarray, persons: list[LabelledPerson], others: np.nd
         return np.ones(len(det_h), bool)
     best_ignored = box_iou(det_h, ignored).max(axis=1)
     best_scored = box_iou(det_h, scored).max(axis=1) if len(scored) else np.zeros(len(det_h))
-    return ~((best_ignored >= MATCH_IOU) & (best_ignored > best_scored))
+    keep: np.ndarray = ~((best_ignored >= MATCH_IOU) & (best_ignored > best_scored))
+    return keep
 
 
 def hoi_map(labels: dict[int, list[LabelledPerson]], instances: dict[str, Any],
