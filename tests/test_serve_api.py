@@ -29,7 +29,8 @@ def png_header(width: int, height: int) -> bytes:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 
     ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 1000)) + chunk(b"IEND", b"")
+    idat = chunk(b"IDAT", zlib.compress(b"\0" * 1000))
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + idat + chunk(b"IEND", b"")
 
 
 @pytest.fixture(scope="module")
@@ -169,3 +170,8 @@ def test_hake_serve_command_answers_on_loopback(tmp_path) -> None:
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+
+
+def test_hake_serve_refuses_an_unknown_model_before_listening() -> None:
+    res = CliRunner().invoke(app, ["serve", "--port", str(free_port()), "--pasta-model", "nope"])
+    assert res.exit_code == 2 and "unknown model 'nope'" in res.output

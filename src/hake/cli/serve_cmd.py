@@ -39,5 +39,5 @@ def serve_command(
                         limits=Limits(max_pixels=max_pixels, max_video_frames=max_video_frames),
                         pasta_model=pasta_model, weights=weights, detector=detector, pose=pose, device=device,
                         threads=threads)
-    typer.echo(f"hake serve on http://{host}:{port}/ (docs at /docs); Ctrl-C stops", err=True)
+    typer.echo(f"hake serve: loading models, then http://{host}:{port}/ (docs at /docs); Ctrl-C stops", err=True)
     run_server(opts, host=host, port=port, log_level=log_level)

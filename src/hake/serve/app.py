@@ -12,7 +12,7 @@ import asyncio
 import shutil
 import tempfile
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -171,7 +171,7 @@ def create_app(opts: ServeOptions | None = None) -> FastAPI:
     async def static(name: str) -> Response:
         return _static(name)
 
-    app.add_middleware(BodyLimit, max_bytes=opts.max_upload_bytes)  # type: ignore[arg-type]
+    app.add_middleware(BodyLimit, max_bytes=opts.max_upload_bytes)
     return app
 
 
@@ -203,7 +203,18 @@ def _version() -> str:
 
 
 def run_server(opts: ServeOptions, host: str = "127.0.0.1", port: int = 8000, log_level: str = "info") -> None:
-    """Serve ``create_app(opts)`` with uvicorn until interrupted."""
+    """Serve ``create_app(opts)`` with uvicorn until interrupted.
+
+    The first pipeline is built before the server starts, so a bad model name or weight file is a
+    :class:`HakeError` (``hake serve`` exits 2 with its message) rather than a failed start-up.
+    """
     import uvicorn
 
-    uvicorn.run(create_app(opts), host=host, port=port, log_level=log_level, timeout_keep_alive=5)
+    make = opts.make_pipeline or _default_factory(opts)
+    built = [make()]
+
+    def reuse_first() -> Pipeline:
+        return built.pop() if built else make()
+
+    uvicorn.run(create_app(replace(opts, make_pipeline=reuse_first)), host=host, port=port, log_level=log_level,
+                timeout_keep_alive=5)
