@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import shutil
 import tempfile
+from collections.abc import Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
 from importlib import resources
@@ -52,11 +53,11 @@ class ServeOptions:
     pose: str = hub.DEFAULT_POSE
     device: str = "cpu"
     threads: int = 1
-    make_pipeline: Any = None
+    make_pipeline: Callable[[], Pipeline] | None = None
     retry_after_s: int = 1
 
 
-def _default_factory(opts: ServeOptions) -> Any:
+def _default_factory(opts: ServeOptions) -> Callable[[], Pipeline]:
     def make() -> Pipeline:
         from hake.engine.infer.pipeline import build_pipeline
 
@@ -210,7 +211,7 @@ def run_server(opts: ServeOptions, host: str = "127.0.0.1", port: int = 8000, lo
     """
     import uvicorn
 
-    make = opts.make_pipeline or _default_factory(opts)
+    make: Callable[[], Pipeline] = opts.make_pipeline or _default_factory(opts)
     built = [make()]
 
     def reuse_first() -> Pipeline:
