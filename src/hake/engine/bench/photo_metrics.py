@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from hake.errors import DataError
+from hake.errors import DataError, HakeError
 from hake.evaluation.hicodet import evaluate_hicodet
 from hake.perception.boxes import iou_matrix as box_iou
 from hake.vocab import load as load_vocab
@@ -48,7 +48,10 @@ class LabelledPerson:
 
 
 def _coco(dataset: dict[str, Any]) -> Any:
-    from pycocotools.coco import COCO
+    try:
+        from pycocotools.coco import COCO
+    except ImportError:
+        raise HakeError("hake benchmark photos needs pycocotools: pip install 'hake[bench]'") from None
 
     coco = COCO()
     coco.dataset = dataset
