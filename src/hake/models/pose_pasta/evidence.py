@@ -15,6 +15,12 @@ Features per pair (all (P,) float32, with a (P,) bool "reliable" flag next to ea
 - ``sit``: how horizontal the thighs are (hip -> knee), 0 = pointing down (standing), 1 = level.
 - ``stand``: how vertical the whole legs are (hip -> knee -> ankle all pointing down), in [0, 1].
 - ``raise``: how far the highest wrist is above the eyes, in person units × 5, clipped to [0, 1].
+- ``stride``: horizontal distance between the ankles in person units × 3, clipped to [0, 1] (walking, running).
+- ``seat``: hip contact × how far the hip midpoint sits above the object's vertical centre
+  (a logistic of the height difference over 0.05 person units): "sit on" needs the hips on the object.
+- ``part_score[g]``: the best pose score of the part's joints (0 when none reaches the threshold).
+- ``reliability[g]``: the pose score of the joint that set ``contact[g]`` (in [threshold, 1]), so
+  that a confident pose moves the states more than a doubtful one.
 """
 
 from __future__ import annotations
@@ -46,6 +52,11 @@ class BodyEvidence:
     stand_ok: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))
     raise_: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))
     raise_ok: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))
+    stride: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))
+    stride_ok: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))
+    seat: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))
+    reliability: dict[str, np.ndarray] = field(default_factory=dict)
+    part_score: dict[str, np.ndarray] = field(default_factory=dict)
 
 
 def person_scale(boxes_h: np.ndarray) -> np.ndarray:
@@ -109,11 +120,17 @@ def body_evidence(keypoints: np.ndarray, boxes_h: np.ndarray, boxes_o: np.ndarra
     size = person_scale(bh)
     ev = BodyEvidence()
     dist = point_box_distance(kp[..., :2], bo) / size[:, None]
+    rows = np.arange(len(kp))
     for g, joints in GROUP_JOINTS.items():
         j = list(joints)
-        d = np.where(ok[:, j], dist[:, j], np.inf).min(axis=1)
+        dj = np.where(ok[:, j], dist[:, j], np.inf)
+        nearest = dj.argmin(axis=1)
+        d = dj[rows, nearest]
         ev.contact_ok[g] = ok[:, j].any(axis=1) & has
         ev.contact[g] = np.where(ev.contact_ok[g], np.exp(-np.minimum(d, 1e3) / scale), 0).astype(np.float32)
+        ev.reliability[g] = np.where(ev.contact_ok[g], kp[:, j, 2][rows, nearest], 0).astype(np.float32)
+        best = kp[:, j, 2].max(axis=1)
+        ev.part_score[g] = np.where(best >= threshold, best, 0).astype(np.float32)
     ears_ok = ok[:, list(EARS)]
     ear_mid = (kp[:, EARS[0], :2] * ears_ok[:, :1] + kp[:, EARS[1], :2] * ears_ok[:, 1:]) / np.maximum(
         ears_ok.sum(1, keepdims=True), 1)
@@ -131,4 +148,19 @@ def body_evidence(keypoints: np.ndarray, boxes_h: np.ndarray, boxes_o: np.ndarra
     ev.raise_ok = eyes_ok & ok[:, list(WRISTS)].any(axis=1)
     lift = np.where(ev.raise_ok, (eye_y - np.where(np.isfinite(wrist_y), wrist_y, 0)) / size, 0)
     ev.raise_ = np.clip(lift * 5, 0, 1).astype(np.float32)
+    ankles_ok = ok[:, 15] & ok[:, 16]
+    ev.stride_ok = ankles_ok
+    ev.stride = np.where(ankles_ok, np.clip(3 * np.abs(kp[:, 15, 0] - kp[:, 16, 0]) / size, 0, 1), 0).astype(np.float32)
+    ev.seat = _seat(kp, ok, bo, size, ev.contact["hip"])
     return ev
+
+
+def _seat(kp: np.ndarray, ok: np.ndarray, boxes_o: np.ndarray, size: np.ndarray, hip_contact: np.ndarray) -> np.ndarray:
+    """(P,) hip contact x logistic((object centre y - hip midpoint y) / (0.05 person units)); 0 without hips."""
+    hips_ok = ok[:, 11:13]
+    n = np.maximum(hips_ok.sum(axis=1), 1)
+    hip_y = (kp[:, 11:13, 1] * hips_ok).sum(axis=1) / n
+    above = (boxes_o[:, 1] + boxes_o[:, 3]) / 2 - hip_y
+    z = np.clip(above / (0.05 * size), -30, 30)
+    out: np.ndarray = np.where(hips_ok.any(axis=1), hip_contact / (1 + np.exp(-z)), 0).astype(np.float32)
+    return out

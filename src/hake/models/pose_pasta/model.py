@@ -1,19 +1,16 @@
 """Pose-PaSta: part states from the body, with Spatial-PaSta as prior and fallback.
 
 Per human-object pair, Spatial-PaSta (:mod:`hake.models.spatial`) gives PaSta-76 logits from the box
-layout and the object class. Pose-PaSta adds, state by state, a logit shift computed from the body
-evidence of :mod:`hake.models.pose_pasta.evidence` — only where the joints it needs are reliable:
-
-- contact (every group): states of group ``g`` that can occur with the pair's object get
-  ``w_g · (2·contact_g − 1)`` (near → up, far → down), that group's ``no_interaction`` the opposite;
-- facing: the head's object states get ``w_face · facing``;
-- posture rules (``sit``: hip "sit on"; ``stand``: foot "stand on"; ``raise``: hand
-  "raise(over head)") get ``w · (feature − offset)`` on every pair of the person.
-
-The shifted PaSta probabilities go through Spatial-PaSta's own PaSta-R head, so HOIs follow the
-body too. Each state of each pair says which evidence set it (:data:`EVIDENCE`): ``pose`` when the
-shift is at least ``evidence_min_logit`` in size, else ``layout`` for a pair with an object and
-``prior`` for the no-object pair (the layout model's person-alone prior).
+layout and the object class. Pose-PaSta adds, state by state, the logit shifts of
+:mod:`hake.models.pose_pasta.shifts` computed from the body evidence of
+:mod:`hake.models.pose_pasta.evidence` — only where the joints they need are reliable (contact of
+each part with the object, whether any object touches the part for the person-only pair, facing,
+hips on the object, posture rules). The shifted PaSta probabilities go through Spatial-PaSta's own
+PaSta-R head, and each HOI's probability is then moved in log-odds by the shifts of the states its
+verb involves (P(state | verb) counted on HAKE-HICO-DET), so HOIs follow the body too. Each state
+of each pair says which evidence set it (:data:`EVIDENCE`): ``pose`` when the shift is at least
+``evidence_min_logit`` in size, else ``layout`` for a pair with an object and ``prior`` for the
+no-object pair (the layout model's person-alone prior).
 
 All parameters are in one readable JSON file (:class:`PoseParams`), fitted by
 ``tools/fit_pose_pasta.py``; nothing else is learned.
@@ -21,124 +18,19 @@ All parameters are in one readable JSON file (:class:`PoseParams`), fitted by
 
 from __future__ import annotations
 
-import json
-from dataclasses import asdict, dataclass, field
-from pathlib import Path
-from typing import Any
-
 import numpy as np
 import torch
 
 from hake.errors import DataError
 from hake.models.pasta_r import split_groups
-from hake.models.pose_pasta.evidence import BodyEvidence, body_evidence
+from hake.models.pose_pasta.evidence import body_evidence
+from hake.models.pose_pasta.params import PoseParams, verb_state_matrix
+from hake.models.pose_pasta.shifts import hoi_shift, person_index, pose_shift
 from hake.models.spatial import N_OBJECTS, SpatialPasta
 from hake.models.weights_io import module_device
 from hake.structures.contracts import EVIDENCE, PairBatch, PastaOutput
-from hake.vocab.core import load as load_vocab
 
-__all__ = ["PoseParams", "PosePasta", "RULE_STATES", "load_pose_params", "save_pose_params", "pose_shift"]
-
-FORMAT = "hake.pose_pasta/1"
-#: The state each posture rule moves, as (group, state name in PaSta-76).
-RULE_STATES: dict[str, tuple[str, str]] = {
-    "sit": ("hip", "sit on"), "stand": ("foot", "stand on"), "raise": ("hand", "raise(over head)"),
-}
-GROUPS = ("foot", "leg", "hip", "hand", "arm", "head")
-
-
-@dataclass
-class PoseParams:
-    """Every parameter of Pose-PaSta (weights are logit shifts; lengths in person units).
-
-    Attributes:
-        layout_model: zoo name of the Spatial-PaSta model used as prior and fallback.
-        joint_threshold: a joint counts when its pose score is at least this.
-        contact_scale: contact = exp(-distance / contact_scale).
-        evidence_min_logit: a shift at least this large marks a state ``pose``.
-        contact: per group, the weight of the contact evidence.
-        facing: weight of the head's facing towards the object on the head's object states.
-        rules: per posture rule (:data:`RULE_STATES`) ``{"weight": w, "offset": t}``.
-        fit: how the numbers were obtained (data, folds, scores); informational.
-    """
-
-    layout_model: str = "spatial_pasta.hake_hicodet"
-    joint_threshold: float = 0.3
-    contact_scale: float = 0.1
-    evidence_min_logit: float = 0.5
-    contact: dict[str, float] = field(default_factory=lambda: dict.fromkeys(GROUPS, 0.0))
-    facing: float = 0.0
-    rules: dict[str, dict[str, float]] = field(
-        default_factory=lambda: {k: {"weight": 0.0, "offset": 0.5} for k in RULE_STATES})
-    fit: dict[str, Any] = field(default_factory=dict)
-
-
-def _finite(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and bool(np.isfinite(value))
-
-
-def load_pose_params(path: str | Path) -> PoseParams:
-    """Read a Pose-PaSta parameter file written by :func:`save_pose_params`."""
-    try:
-        raw = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, ValueError) as err:
-        raise DataError(f"not a readable JSON file: {err}", file=path) from None
-    if not isinstance(raw, dict) or raw.get("format") != FORMAT:
-        raise DataError(f"expected a Pose-PaSta file with format {FORMAT!r}", file=path, field="format")
-    raw.pop("format")
-    try:
-        params = PoseParams(**raw)
-    except TypeError as err:
-        raise DataError(f"bad Pose-PaSta parameters: {err}", file=path) from None
-    for g in GROUPS:
-        if not _finite(params.contact.get(g) if isinstance(params.contact, dict) else None):
-            raise DataError(f"missing or non-finite contact weight of {g}", file=path, field="contact")
-    for k in RULE_STATES:
-        rule = params.rules.get(k) if isinstance(params.rules, dict) else None
-        if not isinstance(rule, dict) or not all(_finite(rule.get(x)) for x in ("weight", "offset")):
-            raise DataError(f"rule {k} needs finite weight and offset", file=path, field="rules")
-    for key in ("joint_threshold", "contact_scale", "evidence_min_logit", "facing"):
-        if not _finite(getattr(params, key)):
-            raise DataError(f"{key} must be a finite number", file=path, field=key)
-    return params
-
-
-def save_pose_params(params: PoseParams, path: str | Path) -> None:
-    """Write ``params`` as indented, key-sorted JSON (so the file's bytes depend only on the numbers)."""
-    Path(path).write_text(json.dumps({"format": FORMAT, **asdict(params)}, indent=1, sort_keys=True) + "\n",
-                          encoding="utf-8")
-
-
-def pose_shift(ev: BodyEvidence, objects: np.ndarray, params: PoseParams) -> np.ndarray:
-    """(P, 76) float32 PaSta-76 logit shifts of P pairs from their body evidence (0 where unreliable).
-
-    Args:
-        ev: the pairs' :class:`BodyEvidence`.
-        objects: (P,) int64 HICO object 0..79, -1 for none.
-    """
-    vocab = load_vocab()
-    slices = vocab.pasta_slices("pasta76")
-    names = vocab.pasta["pasta76"]
-    n = len(objects)
-    shift = np.zeros((n, len(names)), np.float32)
-    allowed = np.zeros((n, len(names)), bool)
-    has = objects >= 0
-    allowed[has] = vocab.pasta76_object_mask[:, objects[has]].T
-    for g, sl in slices.items():
-        inter = allowed[:, sl.start:sl.stop - 1]
-        delta = np.where(ev.contact_ok[g], params.contact[g] * (2 * ev.contact[g] - 1), 0).astype(np.float32)
-        shift[:, sl.start:sl.stop - 1] += np.where(inter, delta[:, None], 0)
-        shift[:, sl.stop - 1] -= np.where(inter.any(axis=1), delta, 0)
-    head = slices["head"]
-    face = np.where(ev.facing_ok, params.facing * ev.facing, 0)
-    shift[:, head.start:head.stop - 1] += np.where(allowed[:, head.start:head.stop - 1], face[:, None], 0)
-    feats = {"sit": (ev.sit, ev.sit_ok), "stand": (ev.stand, ev.stand_ok), "raise": (ev.raise_, ev.raise_ok)}
-    for rule, (group, state) in RULE_STATES.items():
-        idx = names.index((group, state))
-        value, ok = feats[rule]
-        r = params.rules[rule]
-        shift[:, idx] += np.where(ok, r["weight"] * (value - r["offset"]), 0)
-    return shift
+__all__ = ["PosePasta"]
 
 
 class PosePasta:
@@ -151,6 +43,7 @@ class PosePasta:
     def __init__(self, layout: SpatialPasta, params: PoseParams) -> None:
         self.layout = layout.eval()
         self.params = params
+        self.verb_states = verb_state_matrix(params.verb_states)
 
     def to(self, device: str) -> PosePasta:
         """Move the layout model to ``device``; returns self."""
@@ -190,7 +83,15 @@ class PosePasta:
             raise DataError(f"expected ({n}, 17, 3) finite keypoints, got shape {kp.shape}", field="keypoints")
         p = self.params
         ev = body_evidence(kp, batch.boxes_h, batch.boxes_o, objects >= 0, p.joint_threshold, p.contact_scale)
-        return pose_shift(ev, objects, p)
+        return pose_shift(ev, objects, p, person_index(batch.boxes_h, kp))
+
+    def adjust_hois(self, out: PastaOutput, shift: np.ndarray, objects: np.ndarray) -> PastaOutput:
+        """``out`` with each HOI probability moved in log-odds by :func:`hoi_shift` (zeros stay zero)."""
+        delta = hoi_shift(shift, objects, self.verb_states, self.params.hoi_weight)
+        p = np.clip(np.asarray(out.hoi, np.float64), 1e-7, 1 - 1e-7)
+        moved = 1 / (1 + np.exp(-(np.log(p / (1 - p)) + delta)))
+        out.hoi = np.where(np.asarray(out.hoi) > 0, moved, 0).astype(np.float32)
+        return out
 
     def predict(self, batch: PairBatch) -> PastaOutput:
         """PaSta-76, 600 HOI and 117 verb probabilities of every pair, with per-state evidence codes."""
@@ -204,6 +105,7 @@ class PosePasta:
         shift = self.shifts(batch)
         out = self.reason(logits + torch.from_numpy(shift).to(logits.device), feats, obj)
         objects = np.asarray(batch.object_labels, np.int64)
+        out = self.adjust_hois(out, shift, objects)
         code = np.where(objects[:, None] >= 0, EVIDENCE.index("layout"), EVIDENCE.index("prior"))
         code = np.where(np.abs(shift) >= self.params.evidence_min_logit, EVIDENCE.index("pose"), code)
         out.evidence = code.astype(np.int8)
