@@ -17,6 +17,7 @@ from hake.serve import ServeOptions
 from serve_live import live_server
 
 PHOTO = REPO / "examples" / "footballer_kick.jpg"
+CLIP = REPO / "tests" / "fixtures" / "video" / "vtest_clip.avi"
 ARTIFACTS = REPO / "test-artifacts"
 BROWSER = shutil.which("chromium") or shutil.which("chromium-browser")
 DRIVER = shutil.which("chromedriver")
@@ -74,3 +75,15 @@ def test_page_uploads_a_photo_and_shows_states_activities_and_overlay(browser) -
         shot = ARTIFACTS / "serve_page.png"
         assert browser.save_screenshot(str(shot))
         assert Path(shot).stat().st_size > 10_000
+
+        # a video: the per-person timeline and its segment table appear below
+        browser.execute_script("document.getElementById('status').dataset.done = '';")
+        browser.find_element(By.ID, "file").send_keys(str(CLIP))
+        WebDriverWait(browser, 180).until(
+            lambda d: d.find_element(By.ID, "status").get_attribute("data-done") == "1"
+            or "error" in (d.find_element(By.ID, "status").get_attribute("class") or ""))
+        assert "8 frames" in browser.find_element(By.ID, "status").text
+        assert browser.find_element(By.ID, "video").is_displayed()
+        assert browser.execute_script(
+            "const i = document.getElementById('timeline'); return i.complete && i.naturalWidth > 0;")
+        assert browser.save_screenshot(str(ARTIFACTS / "serve_page_video.png"))
