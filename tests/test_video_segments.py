@@ -32,7 +32,8 @@ def frame(t: int, persons: list[Person], hois: list[tuple[int, int, float]] = ()
 
 def test_flicker_of_a_noisy_state_drops_with_smoothing() -> None:
     # the hand holds (0.6 vs 0.4) but every 4th frame the raw scores swap: the raw top state changes
-    # into and out of each swap (10 swaps, the last at frame 39: flicker 19/39); the average of "hold" stays near 0.6 > "no_interaction"
+    # into and out of each swap (10 swaps, the last at frame 39: flicker 19/39); the average of "hold"
+    # stays near 0.6 > "no_interaction"
     frames = [frame(t, [person(1, [("hold", 0.6), ("no_interaction", 0.4)] if t % 4 != 3
                                 else [("no_interaction", 0.6), ("hold", 0.4)])]) for t in range(40)]
     doc = segments_of_frames(frames, fps=10.0)
