@@ -23,6 +23,7 @@ import io
 import math
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -60,7 +61,7 @@ def frame_key(video: str, timestamp: float, protocol: str) -> str:
     return f"{video},{int(timestamp):04d}" if protocol == "v2019" else f"{video},{float(timestamp):.6f}"
 
 
-def read_labelmap(path: str | Path) -> tuple[list[dict], set[int]]:
+def read_labelmap(path: str | Path) -> tuple[list[dict[str, Any]], set[int]]:
     """Parse a label-map pbtxt without protobuf: ``name:`` then ``id:``/``label_id:`` lines."""
     labelmap, ids, name = [], set(), ""
     try:
@@ -143,7 +144,15 @@ def _parse_python(path: str | Path, protocol: str) -> tuple[list[str], np.ndarra
             np.asarray(boxed, bool))
 
 
-def _parse_arrow(path: str | Path, protocol: str, whitelist: np.ndarray | None):
+Parsed = tuple[list[str], np.ndarray, np.ndarray, np.ndarray, tuple[np.ndarray, np.ndarray]]
+
+
+def _cat(parts: list[np.ndarray], shape: tuple[int, ...]) -> np.ndarray:
+    """Concatenation of ``parts``, or an empty array of ``shape`` when there are none."""
+    return np.concatenate(parts) if parts else np.zeros(shape)
+
+
+def _parse_arrow(path: str | Path, protocol: str, whitelist: np.ndarray | None) -> Parsed | None:
     """Fast path: stream the CSV with pyarrow in blocks, dropping unlisted actions per block.
 
     Returns (video names, video code (R,), timestamp (R,), numbers (R, 6), (video code, timestamp)
@@ -156,8 +165,13 @@ def _parse_arrow(path: str | Path, protocol: str, whitelist: np.ndarray | None):
         import pyarrow.csv as pacsv
     except ImportError:
         return None
-    with _open(path) as fh:
-        first = fh.readline()
+    try:
+        with open(path, "rb") as raw:  # only the first line: _open would decode the whole file
+            first = raw.readline().decode("utf-8")
+    except OSError as err:
+        raise DataError(f"cannot read: {err.strerror}", file=path) from None
+    except UnicodeDecodeError:
+        return None  # the csv-module path reports the bad byte
     ncol = len(next(csv.reader([first]), []))
     if ncol not in (7, 8):
         return None
@@ -193,10 +207,9 @@ def _parse_arrow(path: str | Path, protocol: str, whitelist: np.ndarray | None):
             offset += batch.num_rows
     except (pa.ArrowInvalid, pa.ArrowTypeError):
         return None
-    cat = (lambda xs, shape: np.concatenate(xs) if xs else np.zeros(shape))  # noqa: E731
-    drop_code = cat([d[0] for d in dropped], (0,)).astype(np.int64)
-    return (list(vmap), cat(codes, (0,)).astype(np.int64), cat(stamps, (0,)), cat(numbers, (0, 6)),
-            (drop_code, cat([d[1] for d in dropped], (0,))))
+    drop_code = _cat([d[0] for d in dropped], (0,)).astype(np.int64)
+    return (list(vmap), _cat(codes, (0,)).astype(np.int64), _cat(stamps, (0,)), _cat(numbers, (0, 6)),
+            (drop_code, _cat([d[1] for d in dropped], (0,))))
 
 
 def _runs(vcode: np.ndarray, ts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -234,7 +247,7 @@ def _frames(vnames: list[str], vcode: np.ndarray, ts: np.ndarray, protocol: str)
 
 def _heap_order(rows: np.ndarray, nums: np.ndarray, capacity: int) -> np.ndarray:
     """Replay the original's heap for one frame; returns the kept rows (K, 6) as ``nums`` columns."""
-    heap: list[tuple] = []
+    heap: list[tuple[float, int, float, float, float, float]] = []
     for x1, y1, x2, y2, action, score in nums[rows].tolist():
         item = (score, int(action), y1, x1, y2, x2)
         if capacity < 1 or len(heap) < capacity:
@@ -284,10 +297,10 @@ def read_ava_csv(path: str | Path, class_whitelist: set[int] | None, capacity: i
         if bad.any():
             raise DataError("NaN or infinite number", file=path, record=f"row {int(np.flatnonzero(bad)[0])}",
                             field="x1..score")
-        vnames, vcode = np.unique(np.asarray(videos, dtype=str), return_inverse=True)
+        names, inverse = np.unique(np.asarray(videos, dtype=str), return_inverse=True)
         keep = boxed & (np.isin(nums[:, 4].astype(np.int64), wl) if wl is not None else True)
-        vcode = vcode.astype(np.int64)
-        parsed = (vnames.tolist(), vcode[keep], ts[keep], nums[keep], _runs(vcode[~keep], ts[~keep]))
+        code = inverse.astype(np.int64).reshape(-1)
+        parsed = (names.tolist(), code[keep], ts[keep], nums[keep], _runs(code[~keep], ts[~keep]))
     vnames, vcode, ts, nums, (drop_code, drop_ts) = parsed
     keys, frame = _frames(vnames, vcode, ts, protocol) if len(ts) else (np.zeros(0, str), np.zeros(0, np.int64))
     drop_keys = _frames(vnames, drop_code, drop_ts, protocol)[0] if len(drop_ts) else np.zeros(0, str)

@@ -69,7 +69,8 @@ def segment_cumsum(values: np.ndarray, counts: np.ndarray) -> np.ndarray:
     total = np.cumsum(values)
     starts = segment_starts(counts)
     before = np.concatenate(([0], total))[starts]
-    return total - np.repeat(before, counts)
+    out: np.ndarray = total - np.repeat(before, counts)
+    return out
 
 
 def segment_first_argmax(values: np.ndarray, counts: np.ndarray, nan_is_max: bool = False) -> np.ndarray:
@@ -118,13 +119,18 @@ class PRCurves:
 
     @classmethod
     def from_list(cls, curves: list[tuple[np.ndarray, np.ndarray]]) -> PRCurves:
+        """Curves of many classes, one (recall, precision) pair per class, laid out as segments."""
         counts = np.array([len(r) for r, _ in curves], np.int64)
-        cat = (lambda xs: np.concatenate(xs).astype(np.float64) if xs else np.zeros(0))  # noqa: E731
-        return cls(cat([r for r, _ in curves]), cat([p for _, p in curves]), counts)
+        return cls(_cat([r for r, _ in curves]), _cat([p for _, p in curves]), counts)
+
+
+def _cat(parts: list[np.ndarray]) -> np.ndarray:
+    """float64 concatenation of 1-D arrays (empty list: an empty array)."""
+    return np.concatenate(parts).astype(np.float64) if parts else np.zeros(0)
 
 
 def segment_voc11(tp: np.ndarray, counts: np.ndarray, npos: np.ndarray,
-                  curves: list | None = None) -> tuple[np.ndarray, np.ndarray]:
+                  curves: list[PRCurves] | None = None) -> tuple[np.ndarray, np.ndarray]:
     """11-point AP and final recall of many classes at once.
 
     Args:

@@ -18,6 +18,7 @@ NaN and mAP is the nanmean.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -38,10 +39,11 @@ class AvaResult:
     per_class_ap: np.ndarray
     class_names: dict[int, str]
     num_gt: np.ndarray
-    options: dict = field(default_factory=dict)
-    curves: dict = field(default_factory=dict, repr=False)  # class id -> (recall, precision), with keep_curves
+    options: dict[str, Any] = field(default_factory=dict)
+    curves: dict[int, Any] = field(default_factory=dict, repr=False)  # class id -> (recall, precision)
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
+        """The report ``--json`` writes: mAP and per-class AP as fractions (None: no GT), GT counts, options."""
         return {"mAP": self.mAP,
                 "per_class_ap": {self.class_names.get(i + 1, str(i + 1)): (None if np.isnan(v) else float(v))
                                  for i, v in enumerate(self.per_class_ap) if (i + 1) in self.class_names},
@@ -58,10 +60,11 @@ def iou_pairs(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     area_a = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1])
     area_b = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
     with np.errstate(divide="ignore", invalid="ignore"):
-        return inter / (area_a + area_b - inter)
+        out: np.ndarray = inter / (area_a + area_b - inter)
+    return out
 
 
-def evaluate_ava(gt: AvaRows, dets: AvaRows, categories: list[dict], excluded: set[str] | None = None,
+def evaluate_ava(gt: AvaRows, dets: AvaRows, categories: list[dict[str, Any]], excluded: set[str] | None = None,
                  protocol: str = "v2019", keep_curves: bool = False, ties: str = "original") -> AvaResult:
     """Frame mAP of AVA detections.
 
@@ -112,7 +115,7 @@ def evaluate_ava(gt: AvaRows, dets: AvaRows, categories: list[dict], excluded: s
     tp = first_per_key(j, ov >= IOU_THRESH)
 
     ap = np.full(num_class, np.nan)
-    curves: dict = {}
+    curves: dict[int, Any] = {}
     for c in np.flatnonzero(num_gt > 0):
         sel = np.flatnonzero(d_lab == c + 1)
         if not len(sel):

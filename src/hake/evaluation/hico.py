@@ -9,13 +9,16 @@ classes with at least one positive (all 600 on the official test set) and report
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
-from hake.datasets.hico import NUM_HOIS, check_scores
+from hake.datasets.hico import check_scores
 from hake.errors import DataError
 from hake.evaluation.ap import PRCurves, segment_voc11_points
+from hake.evaluation.result import TwoModeResult
+from hake.vocab.sizes import NUM_HOIS
 
 FEW_K = (1, 5, 10)
 KO_SCORE = -1e10
@@ -30,10 +33,10 @@ class HicoMode:
     per_class_ap: np.ndarray
     n_classes: dict[str, int]
 
-    def to_dict(self) -> dict:
-        clean = lambda v: None if np.isnan(v) else v  # noqa: E731
-        out: dict = {"mAP": clean(self.mAP)}
-        out.update({f"few@{k}": clean(v) for k, v in self.few.items()})
+    def to_dict(self) -> dict[str, Any]:
+        """mAP and Few@k as fractions (NaN as None), per-class AP, classes averaged per value."""
+        out: dict[str, Any] = {"mAP": _nan_to_none(self.mAP)}
+        out.update({f"few@{k}": _nan_to_none(v) for k, v in self.few.items()})
         out["per_class_ap"] = self.per_class_ap.tolist()
         out["n_classes"] = dict(self.n_classes)
         return out
@@ -59,16 +62,12 @@ class HicoMode:
         raise KeyError(key)
 
 
-@dataclass
-class HicoResult:
-    default: HicoMode
-    known_object: HicoMode
-    options: dict = field(default_factory=dict)
-    curves: dict = field(default_factory=dict, repr=False)  # mode -> PRCurves, with keep_curves
+class HicoResult(TwoModeResult[HicoMode]):
+    """Default and Known-Object :class:`HicoMode` plus the options used."""
 
-    def to_dict(self) -> dict:
-        return {"default": self.default.to_dict(), "known_object": self.known_object.to_dict(),
-                "options": dict(self.options)}
+
+def _nan_to_none(v: float) -> float | None:
+    return None if np.isnan(v) else v
 
 
 def _fp_above_exact(score: np.ndarray, pidx: np.ndarray, nidx: np.ndarray) -> np.ndarray:
@@ -80,7 +79,8 @@ def _fp_above_exact(score: np.ndarray, pidx: np.ndarray, nidx: np.ndarray) -> np
     return np.cumsum(~is_pos)[is_pos]
 
 
-def _fp_above(score: np.ndarray, pidx: np.ndarray, nidx: np.ndarray, known_n: np.ndarray) -> tuple:
+def _fp_above(score: np.ndarray, pidx: np.ndarray, nidx: np.ndarray,
+              known_n: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """For each positive in rank order, the negatives ranked above it: (Default, Known-Object).
 
     Rank: NaN scores first, then descending score, ties in image order (a stable sort). Each
@@ -114,7 +114,7 @@ def _fp_above(score: np.ndarray, pidx: np.ndarray, nidx: np.ndarray, known_n: np
     return fp, np.cumsum(np.bincount(left[known_n], minlength=len(pidx) + 1))[:len(pidx)]
 
 
-def _points(fp: list[np.ndarray], npos: np.ndarray, curves: list | None) -> np.ndarray:
+def _points(fp: list[np.ndarray], npos: np.ndarray, curves: list[PRCurves] | None) -> np.ndarray:
     """11-point AP of every class from the false positives above each of its positives."""
     k = np.concatenate([np.arange(1, n + 1, dtype=np.float64) for n in npos]) if len(fp) else np.zeros(0)
     fp_all = np.concatenate(fp).astype(np.float64) if fp else np.zeros(0)
@@ -127,7 +127,7 @@ def _points(fp: list[np.ndarray], npos: np.ndarray, curves: list | None) -> np.n
 
 
 def _class_ap(positive: np.ndarray, negative: np.ndarray, scores: np.ndarray, known: np.ndarray,
-              curves: list | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+              curves: list[PRCurves] | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(C,) Default AP, Known-Object AP and positive counts.
 
     Args: (N, C) positive / negative masks (unknown counts as negative), scores and known-label mask.
@@ -180,7 +180,7 @@ def evaluate_hico(labels: np.ndarray, scores: np.ndarray, train_pos_count: np.nd
     if train_pos_count.shape != (NUM_HOIS,):
         raise DataError(f"expected {NUM_HOIS} counts", field="train_pos_count")
     unknown = np.isnan(labels)
-    curves: list | None = [] if keep_curves else None
+    curves: list[PRCurves] | None = [] if keep_curves else None
     ap_def, ap_ko, npos = _class_ap(labels == 1, (labels == -1) | unknown, scores, ~unknown, curves)
     options = {"ap": "voc11", "unknown_label": -1, "ko_unknown_score": KO_SCORE, "nan_scores": "rank first",
                "mean_over": "classes with at least one positive test image", "num_images": int(len(labels))}

@@ -11,6 +11,7 @@ all states and over the states that are not ``no_interaction``.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -36,9 +37,10 @@ class PastaResult:
     per_state_ap: np.ndarray
     per_state_recall: np.ndarray
     n_states: dict[str, int]
-    options: dict = field(default_factory=dict)
+    options: dict[str, Any] = field(default_factory=dict)
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
+        """mAPs as fractions, per-state AP and recall, state counts, options."""
         return {"mAP": self.mAP, "mAP_without_no_interaction": self.mAP_without_no_interaction,
                 "per_state_ap": self.per_state_ap.tolist(),
                 "per_state_recall": [None if np.isnan(r) else float(r) for r in self.per_state_recall],
@@ -102,18 +104,21 @@ def evaluate_pasta(gt_boxes: list[np.ndarray], gt_states: list[np.ndarray], det_
     person, ov = best_gt(iou_plain(det_boxes[det], g_box[gidx]), det, gidx, cnt, m)
     matched = ov > iou_thresh
     tp_parts = []
-    for s in range(n_states):
-        order = np.argsort(-det_scores[:, s], kind="stable")
+    for k in range(n_states):
+        order = np.argsort(-det_scores[:, k], kind="stable")
         p = person[order]
-        eligible = matched[order] & g_st[np.maximum(p, 0), s] if g_st.size else np.zeros(m, bool)
+        eligible = matched[order] & g_st[np.maximum(p, 0), k] if g_st.size else np.zeros(m, bool)
         tp_parts.append(first_per_key(p, eligible))
-    tp = np.concatenate(tp_parts) if tp_parts else np.zeros(0, bool)
+    tp: np.ndarray = np.concatenate(tp_parts) if tp_parts else np.zeros(0, bool)
     npos = g_st.sum(axis=0)
     ap, rec = segment_voc11(tp, np.full(n_states, m), npos)
     has = npos > 0
     ni = np.zeros(n_states, bool)
     ni[no_interaction_states() if no_interaction is None else np.asarray(no_interaction, np.int64)] = True
-    mean = lambda sel: float(ap[sel].mean()) if sel.any() else float("nan")  # noqa: E731
+
+    def mean(sel: np.ndarray) -> float:
+        return float(ap[sel].mean()) if sel.any() else float("nan")
+
     options = {"iou_thresh": iou_thresh, "iou": "plain (no +1)", "ap": "voc11", "match": "IoU > thresh",
                "mean_over": "states with at least one positive"}
     return PastaResult(mean(has), mean(has & ~ni), ap, rec,

@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from hake.errors import DataError
-from hake.evaluation.ap import reversed_ascending, stable_argsort
+from hake.evaluation.ap import reversed_ascending
 
 #: The tie orders the V-COCO and AVA evaluators offer; ``original`` is the default.
 TIES: tuple[str, ...] = ("original", "stable")
@@ -36,20 +36,22 @@ def original_descending(scores: np.ndarray) -> np.ndarray:
     Returns:
         (N,) int64 positions, high score first; tie order as numpy's default sort leaves it.
     """
-    return np.asarray(scores).argsort()[::-1]
+    order: np.ndarray = np.asarray(scores).argsort()[::-1]
+    return order
 
 
 def descending(scores: np.ndarray, ties: str) -> np.ndarray:
     """(N,) positions high to low: :func:`original_descending` or, with ``ties="stable"``,
     :func:`hake.evaluation.ap.reversed_ascending` (ties in reverse input order)."""
-    return original_descending(scores) if ties == "original" else reversed_ascending(scores)
+    order: np.ndarray = original_descending(scores) if ties == "original" else reversed_ascending(scores)
+    return order
 
 
 def _small_int(values: np.ndarray) -> np.ndarray:
     """``values`` as int16 where they fit (numpy's stable sort is a radix sort there), else int64."""
-    if len(values) and 0 <= values.min() and values.max() < 2**15:
-        return values.astype(np.int16)
-    return values.astype(np.int64)
+    out: np.ndarray = values.astype(np.int16 if len(values) and 0 <= values.min() and values.max() < 2**15
+                                    else np.int64)
+    return out
 
 
 def grouped_descending(group: np.ndarray, scores: np.ndarray, ties: str) -> np.ndarray:
@@ -59,8 +61,8 @@ def grouped_descending(group: np.ndarray, scores: np.ndarray, ties: str) -> np.n
     in each image, ``agent_scores.argsort()[::-1]`` over that image's detections in file order.
 
     Args:
-        group: (N,) int group of each item (e.g. the image's position); groups are visited in
-            ascending order.
+        group: (N,) non-negative int group of each item (e.g. the image's position); groups are
+            visited in ascending order.
         scores: (N,) scores without NaN, in the dtype the original sorts (float32 for V-COCO);
             within a group, items are taken in input order to build the array that is sorted.
         ties: ``original``: a group with tied scores gets ``member_scores.argsort()[::-1]`` on the
@@ -75,22 +77,28 @@ def grouped_descending(group: np.ndarray, scores: np.ndarray, ties: str) -> np.n
     n = len(scores)
     if n == 0:
         return np.zeros(0, np.int64)
-    order = stable_argsort(scores)  # ascending, ties in input order
+    if group.max() >= 4 * n:  # sparse group ids: renumber them 0..G-1 in the same order
+        group = np.unique(group, return_inverse=True)[1].reshape(-1)
+    # ascending by score (stable only where the stable order is asked for), then stably by group
+    order: np.ndarray = np.argsort(scores, kind="stable" if ties == "stable" else None)
     g_key = _small_int(group)
-    order = order[np.argsort(g_key[order], kind="stable")]  # group, then score, then input position
-    counts = np.bincount(np.searchsorted(np.unique(group), group))
-    starts = np.repeat(np.cumsum(counts) - counts, counts)
-    ends = starts + np.repeat(counts, counts)
-    order = order[starts + ends - 1 - np.arange(n)]  # reverse within groups: score and position descending
+    order = order[np.argsort(g_key[order], kind="stable")]
+    counts = np.bincount(group)
+    first_of_group = np.cumsum(counts) - counts
+    g_sorted = group[order]
+    starts = first_of_group[g_sorted]
+    ends = starts + counts[g_sorted]
+    order = order[starts + ends - 1 - np.arange(n)]  # reverse each group: descending score
     if ties == "stable":
         return order
-    g, s = group[order], scores[order]
-    tied = (g[1:] == g[:-1]) & (s[1:] == s[:-1])
+    s = scores[order]
+    tied = (g_sorted[1:] == g_sorted[:-1]) & (s[1:] == s[:-1])  # g_sorted is unchanged by the reversal
     if not tied.any():
         return order
     by_group = np.argsort(g_key, kind="stable")  # members of each group in input order
-    for first in np.unique(starts[1:][tied]).tolist():
-        stop = int(ends[first])
-        members = by_group[first:stop]
-        order[first:stop] = members[original_descending(scores[members])]
+    tied_groups = np.unique(g_sorted[1:][tied])
+    lows, highs = first_of_group[tied_groups].tolist(), (first_of_group + counts)[tied_groups].tolist()
+    for lo, hi in zip(lows, highs):
+        members = by_group[lo:hi]
+        order[lo:hi] = members[scores[members].argsort()[::-1]]  # the original's call on its array
     return order

@@ -20,6 +20,7 @@ and add a warning to ``result.warnings``.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -45,17 +46,22 @@ class VcocoResult:
     role_ap_scenario_1: dict[str, float]
     role_ap_scenario_2: dict[str, float]
     warnings: list[str] = field(default_factory=list)
-    options: dict = field(default_factory=dict)
-    curves: dict = field(default_factory=dict, repr=False)  # "agent"/"role_scenario_N" -> {class: (rec, prec)}
+    options: dict[str, Any] = field(default_factory=dict)
+    #: "agent" / "role_scenario_N" -> {class: (recall, precision)}, with keep_curves
+    curves: dict[str, Any] = field(default_factory=dict, repr=False)
 
-    def to_dict(self) -> dict:
-        clean = lambda d: {k: (None if np.isnan(v) else v) for k, v in d.items()}  # noqa: E731
-        out = {k: getattr(self, k) for k in ("agent_mAP", "role_mAP_scenario_1", "role_mAP_scenario_2",
-                                             "role_mAP_scenario_1_24", "role_mAP_scenario_2_24")}
-        out.update(agent_ap=clean(self.agent_ap), role_ap_scenario_1=clean(self.role_ap_scenario_1),
-                   role_ap_scenario_2=clean(self.role_ap_scenario_2), warnings=list(self.warnings),
+    def to_dict(self) -> dict[str, Any]:
+        """The report ``--json`` writes: mAPs and per-class APs as fractions (NaN as None), warnings, options."""
+        out: dict[str, Any] = {k: getattr(self, k) for k in ("agent_mAP", "role_mAP_scenario_1", "role_mAP_scenario_2",
+                                                             "role_mAP_scenario_1_24", "role_mAP_scenario_2_24")}
+        out.update(agent_ap=_nan_to_none(self.agent_ap), role_ap_scenario_1=_nan_to_none(self.role_ap_scenario_1),
+                   role_ap_scenario_2=_nan_to_none(self.role_ap_scenario_2), warnings=list(self.warnings),
                    options=dict(self.options))
         return out
+
+
+def _nan_to_none(d: dict[str, float]) -> dict[str, float | None]:
+    return {k: (None if np.isnan(v) else v) for k, v in d.items()}
 
 
 def overlap_f32(boxes: np.ndarray, ref: np.ndarray) -> np.ndarray:
@@ -68,10 +74,11 @@ def overlap_f32(boxes: np.ndarray, ref: np.ndarray) -> np.ndarray:
     uni = ((ref[:, 2] - ref[:, 0] + 1.0) * (ref[:, 3] - ref[:, 1] + 1.0)
            + (boxes[:, 2] - boxes[:, 0] + 1.0) * (boxes[:, 3] - boxes[:, 1] + 1.0) - inters)
     with np.errstate(divide="ignore", invalid="ignore"):
-        return inters / uni
+        out: np.ndarray = inters / uni
+    return out
 
 
-def _ap(scores: np.ndarray, tp: np.ndarray, npos: int, ties: str, sink: dict | None = None,
+def _ap(scores: np.ndarray, tp: np.ndarray, npos: int, ties: str, sink: dict[str, Any] | None = None,
         name: str = "") -> float:
     """AP of one class as the tail of ``_do_agent_eval`` / ``_do_role_eval`` computes it.
 
@@ -105,22 +112,27 @@ def _counted(group: np.ndarray, scores: np.ndarray, ignored: np.ndarray, ties: s
     """
     pos = np.flatnonzero(~np.isnan(scores))
     visit = pos[grouped_descending(group[pos], scores[pos], ties)]
-    return visit[~ignored[visit]]
+    kept: np.ndarray = visit[~ignored[visit]]
+    return kept
 
 
-def _role_ok(gt: VcocoGT, dets: VcocoDetections, person: np.ndarray, a: int, r: int, rows: np.ndarray,
-             scenario: int) -> np.ndarray:
-    """(len(rows),) role overlap >= 0.5 with the matched person's GT role (scenario rule when absent)."""
+def _role_ok(gt: VcocoGT, dets: VcocoDetections, person: np.ndarray, a: int, r: int,
+             rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Role overlap >= 0.5 with the matched person's GT role object, scenario 1 and scenario 2.
+
+    Args:
+        rows: (K,) detection indices; ``person`` maps detections to their matched GT person.
+
+    Returns:
+        Two (K,) bool arrays. Without a GT role, scenario 1 counts the prediction correct only if
+        its role box is all zeros or all NaN; scenario 2 counts any box correct.
+    """
     g = gt.role_boxes[person[rows], a, r]
     pred = dets.role_boxes[rows, a, r]
     no_gt = np.all(g == -1, axis=1)
-    if scenario == 1:
-        empty = np.all(pred == 0.0, axis=1) | np.all(np.isnan(pred), axis=1)
-        ov_missing = np.where(empty, 1.0, 0.0)
-    else:
-        ov_missing = np.ones(len(pred))
-    ov = np.where(no_gt, ov_missing, overlap_f32(g, pred))
-    return ov >= OVR_THRESH
+    hit = overlap_f32(g, pred) >= OVR_THRESH
+    empty = np.all(pred == 0.0, axis=1) | np.all(np.isnan(pred), axis=1)
+    return np.where(no_gt, empty, hit), no_gt | hit
 
 
 def evaluate_vcoco(gt: VcocoGT, dets: VcocoDetections, keep_curves: bool = False,
@@ -164,7 +176,7 @@ def evaluate_vcoco(gt: VcocoGT, dets: VcocoDetections, keep_curves: bool = False
     npos = (gt.person_actions == 1).sum(axis=0)
     agent_ap: dict[str, float] = {}
     role_ap: dict[int, dict[str, float]] = {1: {}, 2: {}}
-    sinks: dict = {"agent": {}, "role_scenario_1": {}, "role_scenario_2": {}} if keep_curves else {}
+    sinks: dict[str, Any] = {"agent": {}, "role_scenario_1": {}, "role_scenario_2": {}} if keep_curves else {}
     for a, act in enumerate(gt.actions):
         true = near & (gt.person_actions[person_b, a] == 1)
         k = _counted(group, agent_sc[a], ignored, ties)
@@ -175,8 +187,10 @@ def evaluate_vcoco(gt: VcocoGT, dets: VcocoDetections, keep_curves: bool = False
         for r, role in enumerate(gt.roles[a][1:3]):
             name = f"{act}-{role}"
             k = _counted(group, role_sc[a, r], ignored, ties)
-            for scenario in (1, 2):
-                ok = true[k] & _role_ok(gt, dets, person, a, r, base[k], scenario)
+            cand = np.flatnonzero(true[k])  # the role box matters only where the agent is right
+            for scenario, role_hit in zip((1, 2), _role_ok(gt, dets, person, a, r, base[k[cand]])):
+                ok = np.zeros(len(k), bool)
+                ok[cand] = role_hit
                 role_ap[scenario][name] = _ap(role_sc[a, r][k], first_per_key(person_b[k], ok), int(npos[a]),
                                               ties, sinks.get(f"role_scenario_{scenario}"), name)
             if np.isnan(role_ap[1][name]):
