@@ -15,6 +15,8 @@ from hake.cli.common import guarded, write_json
 
 JSON_OPT = typer.Option(None, "--json", help="Write the report (fractions in [0, 1], per-class AP) here.")
 PLOT_OPT = typer.Option(None, "--plot", help="Write PR curves and a per-class AP chart (PNG) into this folder.")
+TIES_OPT = typer.Option("original", "--ties", help="Tie order: 'original' = the original's argsort()[::-1] "
+                        "under this numpy (default); 'stable' = one fixed order on every machine.")
 
 
 def _table(title: str, rows: Sequence[tuple[str, dict[str, float]]], columns: Sequence[str]) -> None:
@@ -50,21 +52,26 @@ def _hoi_names() -> list[str]:
 @guarded
 def hicodet_command(
     gt: Path = typer.Option(..., "--gt", help="instances_test2015.json (optionally with image_pos_labels)."),
-    dets: Path = typer.Option(..., "--dets", help="Detections: JSON per GT image, or columnar .npz."),
+    dets: Path = typer.Option(..., "--dets", help="Detections file (a folder of .mat files for --format matlab)."),
+    fmt: str = typer.Option("hake", "--format", help="hake (JSON per GT image / .npz), qpic (QPIC / CDN / GEN-VLKT "
+                            "/ HOICLIP list, JSON or pickle), matlab (ho-rcnn all_boxes .mat), table (CSV / Parquet)."),
     json_out: Path | None = JSON_OPT,
     plot: Path | None = PLOT_OPT,
 ) -> None:
     """HICO-DET mAP, Default and Known-Object, Full / Rare / Non-Rare (ho-rcnn eval_one.m rules)."""
-    from hake.datasets.hicodet import load_detections, load_test_gt
-    from hake.evaluation.hicodet import evaluate_hicodet
+    from hake.evaluation import evaluate_hicodet, read_detections, read_hicodet_gt
 
-    g = load_test_gt(gt)
-    d = load_detections(dets, len(g))
-    res = evaluate_hicodet(g, d.image_index, d.hoi, d.boxes_h, d.boxes_o, d.scores, keep_curves=plot is not None)
+    g = read_hicodet_gt(gt)
+    res = evaluate_hicodet(g, read_detections(dets, g, fmt), keep_curves=plot is not None)
     out = res.to_dict()
     _table("HICO-DET mAP (%)", [("default", out["default"]), ("known object", out["known_object"])],
            ["full", "rare", "non_rare"])
     typer.echo(f"known-object labels: {res.options['known_object_labels']}")
+    read = res.options.get("detections", {})
+    if "note" in read:
+        typer.echo(f"note: {read['note']}")
+    for w in read.get("warnings", []):
+        typer.echo(f"warning: {w}", err=True)
     if json_out is not None:
         write_json(out, json_out)
     if plot is not None:
@@ -82,11 +89,10 @@ def hico_command(
     plot: Path | None = PLOT_OPT,
 ) -> None:
     """HICO image-level mAP and Few@1/5/10, Default and Known-Object (hico_benchmark rules)."""
-    from hake.datasets.hico import load_labels, load_predictions
-    from hake.evaluation.hico import evaluate_hico
+    from hake.evaluation import evaluate_hico, read_hico_labels, read_hico_scores
 
-    lab = load_labels(anno)
-    scores = load_predictions(pred, len(lab.names))
+    lab = read_hico_labels(anno)
+    scores = read_hico_scores(pred, len(lab.names))
     res = evaluate_hico(lab.labels, scores, lab.train_pos_count, keep_curves=plot is not None)
     out = res.to_dict()
     _table("HICO mAP (%)", [("default", out["default"]), ("known object", out["known_object"])],
@@ -106,17 +112,17 @@ def vcoco_command(
     coco: Path = typer.Option(..., "--coco", help="COCO 2014 instances JSON."),
     split: Path = typer.Option(..., "--split", help="Image ids of the split, one per line (vcoco_test.ids)."),
     dets: Path = typer.Option(..., "--dets", help="Detections: list of dicts as JSON, or the official pickle."),
+    ties: str = TIES_OPT,
     json_out: Path | None = JSON_OPT,
     plot: Path | None = PLOT_OPT,
 ) -> None:
     """V-COCO agent AP and role AP, scenario 1 and 2 (vsrl_eval.py rules)."""
-    from hake.datasets.vcoco import load_vcoco_detections, load_vcoco_gt
-    from hake.evaluation.vcoco import evaluate_vcoco
+    from hake.evaluation import evaluate_vcoco, read_vcoco_detections, read_vcoco_gt
 
-    g = load_vcoco_gt(vcoco, coco, split)
-    res = evaluate_vcoco(g, load_vcoco_detections(dets, g.actions, g.roles), keep_curves=plot is not None)
+    g = read_vcoco_gt(vcoco, coco, split)
+    res = evaluate_vcoco(g, read_vcoco_detections(dets, g.actions, g.roles), keep_curves=plot is not None, ties=ties)
     out = res.to_dict()
-    _table("V-COCO (%)", [("all pairs", {"agent": out["agent_mAP"], "role S1": out["role_mAP_scenario_1"],
+    _table(f"V-COCO (%), ties {ties}", [("all pairs", {"agent": out["agent_mAP"], "role S1": out["role_mAP_scenario_1"],
                                          "role S2": out["role_mAP_scenario_2"]}),
                           ("without point-instr", {"agent": out["agent_mAP"], "role S1": out["role_mAP_scenario_1_24"],
                                                    "role S2": out["role_mAP_scenario_2_24"]})],
@@ -141,18 +147,18 @@ def ava_command(
     dets: Path = typer.Option(..., "--dets", help="Detection CSV (video, ts, x1, y1, x2, y2, action, score)."),
     exclusions: Path | None = typer.Option(None, "--exclusions", help="Excluded timestamps CSV (v2019)."),
     protocol: str = typer.Option("v2019", "--protocol", help="v2019 (with exclusions) or head."),
+    ties: str = TIES_OPT,
     json_out: Path | None = JSON_OPT,
     plot: Path | None = PLOT_OPT,
 ) -> None:
     """AVA frame mAP@0.5 (ActivityNet get_ava_performance.py rules, top-50 per frame)."""
-    from hake.datasets.ava import read_ava_csv, read_exclusions, read_labelmap
-    from hake.evaluation.ava import evaluate_ava
+    from hake.evaluation import evaluate_ava, read_ava_csv, read_ava_exclusions, read_ava_labelmap
 
-    cats, ids = read_labelmap(labelmap)
+    cats, ids = read_ava_labelmap(labelmap)
     res = evaluate_ava(read_ava_csv(gt, ids, 0, protocol), read_ava_csv(dets, ids, 50, protocol), cats,
-                       read_exclusions(exclusions, protocol), protocol, keep_curves=plot is not None)
+                       read_ava_exclusions(exclusions, protocol), protocol, keep_curves=plot is not None, ties=ties)
     out = res.to_dict()
-    _table(f"AVA frame mAP@0.5 (%), protocol {protocol}", [("all classes", {"mAP": out["mAP"]})], ["mAP"])
+    _table(f"AVA frame mAP@0.5 (%), protocol {protocol}, ties {ties}", [("all classes", {"mAP": out["mAP"]})], ["mAP"])
     if json_out is not None:
         write_json(out, json_out)
     if plot is not None:

@@ -4,17 +4,20 @@ The GT file is the fredzzhang/hicodet conversion of ``anno_bbox.mat``: per image
 ``{boxes_h, boxes_o, hoi, object, verb}`` with 0-based ids and boxes in the official **1-based**
 MATLAB pixel numbers (kept as stored). Optionally ``image_pos_labels``: per image the HOI ids
 labelled +1 at image level (what the Known-Object setting needs; the official code reads them
-from ``anno.mat``).
+from ``anno.mat``), and ``correspondence``: ``[hoi, object, verb]`` per HOI, the official table
+that maps a (verb, object) pair to its HOI.
 
-Detections: ``{"detections": [[[hoi, hx1,hy1,hx2,hy2, ox1,oy1,ox2,oy2, score], ...] per GT image]}``
-with **0-based** pixel coordinates, or a columnar ``.npz`` with ``image_index, hoi, boxes_h,
-boxes_o, scores``.
+Detections (hake's own format): ``{"detections": [[[hoi, hx1,hy1,hx2,hy2, ox1,oy1,ox2,oy2, score],
+...] per GT image]}`` with **0-based** pixel coordinates, or a columnar ``.npz`` with
+``image_index, hoi, boxes_h, boxes_o, scores``. Other codebases' formats are read by
+:mod:`hake.datasets.hoi_formats`.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -35,6 +38,8 @@ class HicoDetGT:
         rare, non_rare: 0-based HOI ids of the 138 rare / 462 non-rare classes.
         image_pos_labels: per image the HOI ids labelled +1 at image level, or None.
         source: the file it was read from (for error messages).
+        correspondence: (600, 2) int64 (verb, object) of each HOI from the file, or None (then
+            :meth:`hoi_of_pair` uses hake's vocabulary, which is the same official table).
     """
 
     filenames: list[str]
@@ -48,9 +53,22 @@ class HicoDetGT:
     non_rare: np.ndarray
     image_pos_labels: list[np.ndarray] | None = None
     source: str | None = None
+    correspondence: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.filenames)
+
+    def hoi_of_pair(self) -> np.ndarray:
+        """(117, 80) int64: the 0-based HOI of each (verb, object) pair, -1 where there is none."""
+        if self.correspondence is not None:
+            verb, obj = self.correspondence[:, 0], self.correspondence[:, 1]
+        else:
+            from hake.vocab import load
+
+            verb, obj = load().hoi_verb, load().hoi_object
+        table = np.full((117, 80), -1, np.int64)
+        table[verb, obj] = np.arange(len(verb))
+        return table
 
     @property
     def num_pairs(self) -> int:
@@ -61,8 +79,13 @@ class HicoDetGT:
         """All pairs as columns: image index (P,), hoi (P,), boxes_h (P,4), boxes_o (P,4)."""
         counts = np.array([len(h) for h in self.hoi], dtype=np.int64)
         image = np.repeat(np.arange(len(self), dtype=np.int64), counts)
-        cat = (lambda xs, w: np.concatenate(xs) if xs else np.zeros((0,) + w))  # noqa: E731
-        return image, cat(self.hoi, ()).astype(np.int64), cat(self.boxes_h, (4,)), cat(self.boxes_o, (4,))
+        return (image, _cat(self.hoi, (0,)).astype(np.int64), _cat(self.boxes_h, (0, 4)),
+                _cat(self.boxes_o, (0, 4)))
+
+
+def _cat(parts: list[np.ndarray], empty: tuple[int, ...]) -> np.ndarray:
+    """Concatenation of ``parts``, or an empty float array of shape ``empty`` when there are none."""
+    return np.concatenate(parts) if parts else np.zeros(empty)
 
 
 def _boxes(value: object, n: int, where: str, record: object, field: str) -> np.ndarray:
@@ -89,7 +112,7 @@ def _ids(value: object, where: str, record: object, field: str, high: int) -> np
     return arr.astype(np.int64)
 
 
-def parse_test_gt(raw: dict, where: str = "<memory>") -> HicoDetGT:
+def parse_test_gt(raw: dict[str, Any], where: str = "<memory>") -> HicoDetGT:
     """Validate a parsed ``instances_test2015.json`` dict and build :class:`HicoDetGT`."""
     if not isinstance(raw, dict):
         raise DataError("expected a JSON object", file=where)
@@ -131,7 +154,19 @@ def parse_test_gt(raw: dict, where: str = "<memory>") -> HicoDetGT:
         if len(labels) != len(ann):
             raise DataError(f"{len(labels)} entries for {len(ann)} images", file=where, field="image_pos_labels")
         pos = [_ids(v, where, f"{i} ({names[i]})", "image_pos_labels", NUM_HOIS) for i, v in enumerate(labels)]
-    return HicoDetGT(list(names), sizes, hs, os_, hois, objs, verbs, rare, non_rare, pos, where)
+    corr = None
+    if raw.get("correspondence") is not None:
+        try:
+            table = np.asarray(raw["correspondence"], dtype=np.int64).reshape(NUM_HOIS, 3)
+        except (TypeError, ValueError):
+            raise DataError(f"expected {NUM_HOIS} rows [hoi, object, verb]", file=where,
+                            field="correspondence") from None
+        if (not np.array_equal(table[:, 0], np.arange(NUM_HOIS)) or table[:, 1].min() < 0 or table[:, 1].max() >= 80
+                or table[:, 2].min() < 0 or table[:, 2].max() >= 117):
+            raise DataError("rows must be [hoi 0..599 in order, object 0..79, verb 0..116]", file=where,
+                            field="correspondence")
+        corr = table[:, [2, 1]]
+    return HicoDetGT(list(names), sizes, hs, os_, hois, objs, verbs, rare, non_rare, pos, where, corr)
 
 
 def load_test_gt(path: str | Path) -> HicoDetGT:
@@ -144,7 +179,8 @@ class HicoDetDetections:
     """Columnar HICO-DET detections, 0-based pixel coordinates x1y1x2y2.
 
     Attributes: image_index (M,) int64, hoi (M,) int64 0-based, boxes_h (M,4), boxes_o (M,4)
-    float64, scores (M,) float64.
+    float64, scores (M,) float64; info: the reader's notes (format, file, triplets that map to
+    no HOI, warnings), copied into the result's ``options["detections"]``.
     """
 
     image_index: np.ndarray
@@ -152,6 +188,7 @@ class HicoDetDetections:
     boxes_h: np.ndarray
     boxes_o: np.ndarray
     scores: np.ndarray
+    info: dict[str, Any] = field(default_factory=dict)
 
 
 def parse_detections(raw: object, num_images: int, where: str = "<memory>") -> HicoDetDetections:
@@ -191,7 +228,7 @@ def check_detections(image_index: np.ndarray, hoi: np.ndarray, boxes_h: np.ndarr
         if len(arr) != m:
             raise DataError(f"{len(arr)} rows but {m} image indices", file=where, field=name)
 
-    def _bad(mask: np.ndarray, field: str, values: np.ndarray, msg: str) -> None:
+    def _bad(mask: np.ndarray | np.bool_, field: str, values: np.ndarray, msg: str) -> None:
         if mask.any():
             r = int(np.flatnonzero(mask)[0])
             raise DataError(f"{msg} (value {values[r].tolist()})", file=where,

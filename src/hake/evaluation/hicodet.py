@@ -10,13 +10,17 @@ for some HOI of o; it shares the sort and IoU work with Default.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
-from hake.datasets.hicodet import NUM_HOIS, HicoDetGT, check_detections
-from hake.evaluation.ap import segment_voc11, stable_argsort
+from hake.datasets.hicodet import HicoDetDetections, HicoDetGT, check_detections
+from hake.errors import DataError
+from hake.evaluation.ap import PRCurves, segment_voc11, stable_argsort
 from hake.evaluation.matching import best_gt, expand_pairs, first_per_key, iou_plus_one
+from hake.evaluation.result import TwoModeResult
+from hake.vocab.sizes import NUM_HOIS
 
 MIN_OVERLAP = 0.5
 
@@ -36,24 +40,16 @@ class HicoDetMode:
     per_class_ap: np.ndarray
     per_class_recall: np.ndarray
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
+        """Summary values (fractions), per-class AP and recall (NaN as None)."""
         return {"full": self.full, "rare": self.rare, "non_rare": self.non_rare,
                 "per_class_ap": self.per_class_ap.tolist(),
                 "per_class_recall": [None if np.isnan(r) else float(r) for r in self.per_class_recall]}
 
 
-@dataclass
-class HicoDetResult:
-    """Default and Known-Object results plus the options used."""
-
-    default: HicoDetMode
-    known_object: HicoDetMode
-    options: dict = field(default_factory=dict)
-    curves: dict = field(default_factory=dict, repr=False)  # mode -> PRCurves, with keep_curves
-
-    def to_dict(self) -> dict:
-        return {"default": self.default.to_dict(), "known_object": self.known_object.to_dict(),
-                "options": dict(self.options)}
+class HicoDetResult(TwoModeResult[HicoDetMode]):
+    """Default and Known-Object :class:`HicoDetMode` plus the options used (``options["detections"]``
+    carries the reader's notes, e.g. triplets that map to no HOI)."""
 
 
 def known_object_mask(gt: HicoDetGT, hoi_object: np.ndarray) -> tuple[np.ndarray, str]:
@@ -74,24 +70,39 @@ def _summary(ap: np.ndarray, rec: np.ndarray, gt: HicoDetGT) -> HicoDetMode:
     return HicoDetMode(float(np.mean(ap)), float(np.mean(ap[gt.rare])), float(np.mean(ap[gt.non_rare])), ap, rec)
 
 
-def evaluate_hicodet(gt: HicoDetGT, image_index: np.ndarray, hoi: np.ndarray, boxes_h: np.ndarray,
-                     boxes_o: np.ndarray, scores: np.ndarray, keep_curves: bool = False) -> HicoDetResult:
+def evaluate_hicodet(gt: HicoDetGT, image_index: np.ndarray | HicoDetDetections, hoi: np.ndarray | None = None,
+                     boxes_h: np.ndarray | None = None, boxes_o: np.ndarray | None = None,
+                     scores: np.ndarray | None = None, keep_curves: bool = False) -> HicoDetResult:
     """Evaluate HICO-DET detections in both settings.
+
+    Call it with the detections a reader returns, ``evaluate_hicodet(gt, dets)``
+    (:func:`hake.datasets.hoi_formats.read_detections`), or with their columns:
 
     Args:
         gt: the test ground truth (:func:`hake.datasets.hicodet.load_test_gt`).
-        image_index: (M,) 0-based index into ``gt`` of each detection.
+        image_index: (M,) 0-based index into ``gt`` of each detection, or a whole
+            :class:`HicoDetDetections` (then the next four arguments stay None).
         hoi: (M,) 0-based HOI id.
         boxes_h, boxes_o: (M, 4) x1y1x2y2 in **0-based** pixel coordinates (+1 is added here).
         scores: (M,) confidence (NaN is refused).
         keep_curves: also return the PR curves (``result.curves["default"|"known_object"]``).
 
     Returns:
-        :class:`HicoDetResult`; mAP over Full 600, Rare and Non-Rare as listed in ``gt``.
+        :class:`HicoDetResult`; mAP over Full 600, Rare and Non-Rare as listed in ``gt``, as
+        fractions; ``options["detections"]`` holds the reader's notes when ``dets`` came from one.
     """
     from hake.vocab import load
 
     hoi_object = load().hoi_object
+    info: dict[str, Any] = {}
+    if isinstance(image_index, HicoDetDetections):
+        if any(x is not None for x in (hoi, boxes_h, boxes_o, scores)):
+            raise DataError("pass either a HicoDetDetections or the five columns", field="hoi")
+        info = dict(image_index.info)
+        d = image_index
+        image_index, hoi, boxes_h, boxes_o, scores = d.image_index, d.hoi, d.boxes_h, d.boxes_o, d.scores
+    elif hoi is None or boxes_h is None or boxes_o is None or scores is None:
+        raise DataError("hoi, boxes_h, boxes_o and scores are needed with an image_index array", field="hoi")
     d = check_detections(image_index, hoi, boxes_h, boxes_o, scores, len(gt), gt.source)
     n_img = max(len(gt), 1)
     # official order: per class, image order then row order, then a stable sort by -score
@@ -112,7 +123,7 @@ def evaluate_hicodet(gt: HicoDetGT, image_index: np.ndarray, hoi: np.ndarray, bo
 
     npos = np.bincount(g_hoi, minlength=NUM_HOIS)
     n_per_cls = np.bincount(cls, minlength=NUM_HOIS)
-    curves: list | None = [] if keep_curves else None
+    curves: list[PRCurves] | None = [] if keep_curves else None
     ap, rec = segment_voc11(tp, n_per_cls, npos, curves)
 
     ko_mask, ko_source = known_object_mask(gt, hoi_object)
@@ -120,5 +131,7 @@ def evaluate_hicodet(gt: HicoDetGT, image_index: np.ndarray, hoi: np.ndarray, bo
     ap_ko, rec_ko = segment_voc11(tp[keep], np.bincount(cls[keep], minlength=NUM_HOIS), npos, curves)
     options = {"min_overlap": MIN_OVERLAP, "ap": "voc11", "plus_one_on_detections": True,
                "known_object_labels": ko_source, "num_images": len(gt), "num_detections": int(len(cls))}
+    if info:
+        options["detections"] = info
     return HicoDetResult(_summary(ap, rec, gt), _summary(ap_ko, rec_ko, gt), options,
                          dict(zip(("default", "known_object"), curves or [])))
