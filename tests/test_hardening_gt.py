@@ -47,3 +47,4 @@ def test_an_annotation_that_is_not_a_list_is_refused() -> None:
     raw["annotation"] = None
     with pytest.raises(DataError, match="annotation"):
         parse_test_gt(raw, "gt.json")
+
