@@ -69,7 +69,7 @@ def test_wrist_inside_the_cup_raises_hold_and_far_cup_lowers_it(model: PastaMode
     cup_far = [400.0, 190.0, 425.0, 215.0]  # 200 px (2/3 of the person) right of both hands
     far = model.predict(batch(cup_far, standing()))
     base_far = layout.predict(batch(cup_far, standing()))
-    assert far.pasta[0, HOLD] < 0.6 * base_far.pasta[0, HOLD]  # e^-1 in odds: the fitted weight 1
+    assert far.pasta[0, HOLD] < 0.6 * base_far.pasta[0, HOLD]  # the fitted hand contact weight is at least 1
     assert far.pasta[0, HOLD] < near.pasta[0, HOLD]
     assert EVIDENCE[far.evidence[0, HOLD]] == "pose"
 
