@@ -51,3 +51,22 @@ def test_mean_sd_over_runs() -> None:
     assert out["sd"]["default"]["full"] == pytest.approx(0.2)
     assert out["seeds"] == 3
     assert mean_sd(runs[:1])["sd"]["default"]["full"] == 0.0
+
+
+def test_validation_gt_from_real_instance_labels_scores_its_own_pairs_perfectly() -> None:
+    from pathlib import Path
+
+    from hake.datasets.hake_json import load_instance_level
+    from hake.datasets.spatial_pairs import gt_pairs
+    from hake.engine.bench.spatial import candidate_rows, gt_from_instances
+    from hake.evaluation.hicodet import evaluate_hicodet
+
+    path = Path(__file__).parent / "fixtures" / "spatial" / "hake_hicodet_first40.json"
+    gt = gt_from_instances(load_instance_level(path), str(path))
+    pairs = gt_pairs(gt, merge_iou=1.0)
+    assert len(pairs) == sum(len(h) for h in gt.hoi)  # raw protocol: one candidate per label
+    oracle = np.zeros((len(pairs), 600))
+    oracle[np.arange(len(pairs)), np.concatenate(gt.hoi)] = 1.0
+    res = evaluate_hicodet(gt, **candidate_rows(pairs, oracle))
+    present = np.unique(np.concatenate(gt.hoi))
+    np.testing.assert_allclose(res.default.per_class_ap[present], 1.0)

@@ -97,6 +97,24 @@ def test_negatives_and_person_only_rows() -> None:
     assert set(np.flatnonzero(solo.verb[first])) == set(V.hoi_verb[[RIDE, HOLD]])
 
 
+def test_pair_context_lists_the_persons_other_objects_and_the_images_objects() -> None:
+    from hake.datasets.spatial_pairs import pair_context
+
+    person, other_person = [0, 0, 100, 200], [400, 0, 500, 200]
+    cup, cup_dup, chair, horse = [10, 10, 30, 30], [11, 10, 31, 30], [0, 100, 100, 220], [380, 50, 600, 250]
+    cand_h = np.array([person, person, person, other_person], np.float32)
+    cand_o = np.array([cup, cup_dup, chair, horse], np.float32)
+    cand_obj = np.array([41, 41, 56, 17])  # cup, its duplicate (another HOI of the same pair), chair, horse
+    ctx = pair_context(cand_h, cand_o, cand_obj, cand_h, cand_o, cand_obj)
+    assert ctx.shape == (4, 160)
+    assert set(np.flatnonzero(ctx[0, :80])) == {56}  # the cup's duplicate is its own pair, the chair is other
+    assert set(np.flatnonzero(ctx[2, :80])) == {41}
+    assert not ctx[3, :80].any()  # the other person has no other pair
+    assert all(set(np.flatnonzero(c[80:])) == {41, 56, 17} for c in ctx)
+    alone = pair_context(np.array([person]), np.array([person]), np.array([-1]), cand_h, cand_o, cand_obj)
+    assert set(np.flatnonzero(alone[0, :80])) == {41, 56}  # a person-only row: all the person's objects
+
+
 def test_bad_hoi_id_names_the_record() -> None:
     with pytest.raises(DataError, match="img9.*hoi_id"):
         training_pairs([Image("img9", [Label(700, [0, 0, 1, 1], [0, 0, 1, 1])])], "train.json")

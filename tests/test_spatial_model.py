@@ -108,7 +108,7 @@ def _horse_layouts(rng: np.random.Generator, n: int) -> tuple[PairArrays, np.nda
     pasta[~ride, V.pasta_slices()["hip"].stop - 1] = 1
     sizes = np.tile(np.array([[800, 600]], np.float32), (n, 1))
     rows = PairArrays(bh.astype(np.float32), bo.astype(np.float32), sizes, np.full(n, HORSE), pasta,
-                      np.ones(n, bool), verb, hoi, np.zeros(n, np.int8))
+                      np.ones(n, bool), verb, hoi, np.zeros(n, np.int8), np.zeros((n, 160), np.float32))
     return rows, ride
 
 
@@ -122,6 +122,25 @@ def test_training_learns_a_layout_rule() -> None:
     assert (predicted_ride == ride).mean() >= 0.95
     assert out.pasta[ride, HIP_SIT_ON].mean() > 0.8 and out.pasta[~ride, HIP_SIT_ON].mean() < 0.2
     assert float(model.hoi_counts[RIDE]) == train.hoi[:, RIDE].sum()  # the object prior's counts travel along
+
+
+def test_image_context_is_learned_and_optional() -> None:
+    """A state that only the person's other pair reveals (sitting on a chair) is learned from the context;
+    without context the same model still predicts (context counts as all zeros)."""
+    torch.set_num_threads(1)
+    train, _ = _horse_layouts(np.random.default_rng(0), 600)
+    chair = V.objects.index("chair")
+    sits = np.random.default_rng(2).random(len(train)) < 0.5
+    train.context[sits, chair] = 1
+    train.pasta[:, HIP_SIT_ON] = sits
+    cfg = SpatialConfig(**{**SMALL.__dict__, "context_dim": 160})
+    model = fit_spatial(train, FitOptions(epochs=30, batch_size=64, lr=3e-3, seed=0, context_dropout=0.0), cfg)
+    layout, maps, obj = model.inputs(train.boxes_h, train.boxes_o, train.sizes, train.object)
+    with torch.no_grad():
+        p = torch.sigmoid(model(layout, maps, obj, torch.from_numpy(train.context))["pasta"][:, HIP_SIT_ON]).numpy()
+        without = model(layout, maps, obj)["pasta"]
+    assert p[sits].mean() > p[~sits].mean() + 0.2
+    assert without.shape == (len(train), 76) and torch.isfinite(without).all()
 
 
 def test_map_size_must_pool_to_32() -> None:

@@ -41,6 +41,8 @@ class PairArrays:
         pasta: (N, 76) float32 multi-hot PaSta-76 targets; has_pasta (N,) bool says which rows have them.
         verb: (N, 117) float32 multi-hot; hoi: (N, 600) float32 multi-hot (all zero for person-only rows).
         kind: (N,) int8 0 = labelled pair, 1 = negative, 2 = person-only.
+        context: (N, 160) float32 :func:`pair_context` of the row among the labelled
+            pairs of its image (the objects of the person's other pairs, the image's objects).
     """
 
     boxes_h: np.ndarray
@@ -52,6 +54,7 @@ class PairArrays:
     verb: np.ndarray
     hoi: np.ndarray
     kind: np.ndarray
+    context: np.ndarray
 
     def __len__(self) -> int:
         return int(len(self.object))
@@ -59,6 +62,52 @@ class PairArrays:
     def subset(self, idx: np.ndarray) -> PairArrays:
         """The rows ``idx`` (any numpy index)."""
         return PairArrays(**{f.name: getattr(self, f.name)[idx] for f in fields(self)})
+
+
+#: Width of :func:`pair_context`: the objects of the person's other pairs (80) and of the image (80).
+CONTEXT_DIM = 160
+CONTEXT_IOU = 0.7
+
+
+def _iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """(len(a), len(b)) plain IoU of x1y1x2y2 boxes."""
+    a, b = np.asarray(a, np.float64).reshape(-1, 4), np.asarray(b, np.float64).reshape(-1, 4)
+    w = np.clip(np.minimum(a[:, None, 2], b[None, :, 2]) - np.maximum(a[:, None, 0], b[None, :, 0]), 0, None)
+    h = np.clip(np.minimum(a[:, None, 3], b[None, :, 3]) - np.maximum(a[:, None, 1], b[None, :, 1]), 0, None)
+    inter = w * h
+    area = lambda x: np.clip(x[:, 2] - x[:, 0], 0, None) * np.clip(x[:, 3] - x[:, 1], 0, None)  # noqa: E731
+    union = area(a)[:, None] + area(b)[None, :] - inter
+    return np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
+
+
+def pair_context(boxes_h: np.ndarray, boxes_o: np.ndarray, objects: np.ndarray, cand_h: np.ndarray,
+                 cand_o: np.ndarray, cand_objects: np.ndarray) -> np.ndarray:
+    """Context of each query pair from the candidate pairs of its image (all in one image).
+
+    Args:
+        boxes_h, boxes_o, objects: (Q, 4) pixel boxes and (Q,) objects (-1 none) of the query pairs.
+        cand_h, cand_o, cand_objects: (C, 4), (C, 4), (C,) the image's candidate human-object pairs.
+
+    Returns:
+        (Q, :data:`CONTEXT_DIM`) float32: columns 0..79 the objects of the candidates with the same person
+        (human IoU ≥ 0.7) other than the query's own object (a different class, or object IoU < 0.7);
+        80..159 the objects of all candidates. Multi-hot, so duplicate candidates do not count twice.
+    """
+    q_obj = np.asarray(objects, np.int64).reshape(-1)
+    c_obj = np.asarray(cand_objects, np.int64).reshape(-1)
+    out = np.zeros((len(q_obj), CONTEXT_DIM), np.float32)
+    valid = c_obj >= 0
+    if not len(q_obj) or not valid.any():
+        return out
+    ch, co, c_obj = np.asarray(cand_h)[valid], np.asarray(cand_o)[valid], c_obj[valid]
+    same_person = _iou_matrix(boxes_h, ch) >= CONTEXT_IOU
+    own = (q_obj[:, None] == c_obj[None, :]) & (_iou_matrix(boxes_o, co) >= CONTEXT_IOU)
+    own &= (q_obj >= 0)[:, None]
+    other = same_person & ~own  # (Q, C)
+    onehot = np.eye(80, dtype=np.float32)[c_obj]  # (C, 80)
+    out[:, :80] = np.minimum(other.astype(np.float32) @ onehot, 1)
+    out[:, 80:160] = onehot.max(axis=0)[None, :]
+    return out
 
 
 def _no_interaction_pasta() -> np.ndarray:
@@ -120,9 +169,13 @@ def _image_rows(im: Any, where: str, rng: np.random.Generator, negatives: int, p
             extra.append({"boxes_h": members[0]["boxes_h"], "boxes_o": members[0]["boxes_h"], "object": -1,
                           "pasta": pasta, "has_pasta": bool(with_pasta), "hoi": np.zeros(0, np.int64),
                           "verb": np.unique(np.concatenate([r["verb"] for r in members])), "kind": 2})
-    for r in rows + extra:
-        r["size"] = size
-    return rows + extra
+    everything = rows + extra
+    context = pair_context(np.stack([r["boxes_h"] for r in everything]), np.stack([r["boxes_o"] for r in everything]),
+                           np.array([r["object"] for r in everything]), np.stack([r["boxes_h"] for r in rows]),
+                           np.stack([r["boxes_o"] for r in rows]), np.array([r["object"] for r in rows]))
+    for r, c in zip(everything, context):
+        r["size"], r["context"] = size, c
+    return everything
 
 
 def training_pairs(images: Iterable[Any], where: str = "<memory>", *, negatives: int = 2, person_only: bool = True,
@@ -159,7 +212,7 @@ def training_pairs(images: Iterable[Any], where: str = "<memory>", *, negatives:
         boxes_o=np.stack([r["boxes_o"] for r in rows]).astype(np.float32),
         sizes=np.stack([r["size"] for r in rows]).astype(np.float32),
         object=np.array([r["object"] for r in rows], np.int64), pasta=pasta, has_pasta=has, verb=verb, hoi=hoi,
-        kind=np.array([r["kind"] for r in rows], np.int8))
+        kind=np.array([r["kind"] for r in rows], np.int8), context=np.stack([r["context"] for r in rows]))
 
 
 def hoi_counts(pairs: PairArrays) -> np.ndarray:
@@ -226,3 +279,13 @@ def gt_pairs(gt: HicoDetGT, images: np.ndarray | None = None, merge_iou: float =
     image_index = np.concatenate(img)
     return GtPairs(image_index, np.concatenate(bh).astype(np.float32), np.concatenate(bo).astype(np.float32),
                    np.concatenate(obj).astype(np.int64), gt.sizes[image_index].astype(np.float32))
+
+
+def gt_pair_context(pairs: GtPairs) -> np.ndarray:
+    """(M, :data:`CONTEXT_DIM`) :func:`pair_context` of every GT pair among the GT pairs of its image."""
+    out = np.zeros((len(pairs), CONTEXT_DIM), np.float32)
+    for img in np.unique(pairs.image_index):
+        rows = np.flatnonzero(pairs.image_index == img)
+        bh, bo, obj = pairs.boxes_h[rows], pairs.boxes_o[rows], pairs.object[rows]
+        out[rows] = pair_context(bh, bo, obj, bh, bo, obj)
+    return out

@@ -8,6 +8,8 @@ share of the object's area in each cell of a 3×3 grid over the human box (head 
 in the middle row, feet at the bottom). The 2×64×64 iCAN/TIN interaction map is
 :func:`hake.models.pair_streams.interaction_maps` (torch), shared with Activity2Vec.
 
+The optional image context of a pair is :func:`hake.datasets.spatial_pairs.pair_context`.
+
 All boxes are x1y1x2y2 in pixels, 0-based; sizes are (width, height) in pixels.
 """
 
@@ -108,3 +110,4 @@ def pair_layout(boxes_h: np.ndarray, boxes_o: np.ndarray, image_size: np.ndarray
         keep[[0, 1, 2, 3, LAYOUT_FEATURES.index("h_log_aspect")]] = True
         feats[np.ix_(no_obj, ~keep)] = 0.0
     return feats.astype(np.float32)
+

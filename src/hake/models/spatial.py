@@ -47,6 +47,8 @@ class SpatialConfig:
         hidden: width of the trunk.
         group_dim: width of the per-group feature appended to each group's PaSta probabilities.
         reasoner: PaSta-R kind; reasoner_hidden its hidden width; dropout of trunk and reasoner.
+        context_dim: width of the optional image context (:func:`~hake.datasets.spatial_pairs.pair_context`), 0 = none;
+            a model with context treats a missing context as all zeros (it is trained with context dropout).
     """
 
     map_size: int = 64
@@ -57,6 +59,7 @@ class SpatialConfig:
     reasoner_hidden: int = 512
     dropout: float = 0.3
     layout_dim: int = LAYOUT_DIM
+    context_dim: int = 0
 
 
 class SpatialPasta(nn.Module):
@@ -75,8 +78,9 @@ class SpatialPasta(nn.Module):
         )
         self.layout_mlp = nn.Sequential(nn.Linear(c.layout_dim, 128), nn.ReLU(), nn.Linear(128, 128), nn.ReLU())
         self.obj_embed = nn.Embedding(N_OBJECTS + 1, c.obj_dim)
+        self.context_mlp = nn.Sequential(nn.Linear(c.context_dim, 64), nn.ReLU()) if c.context_dim else None
         self.trunk = nn.Sequential(
-            nn.Linear(256 + c.obj_dim, c.hidden), nn.ReLU(), nn.Dropout(c.dropout),
+            nn.Linear(256 + c.obj_dim + (64 if c.context_dim else 0), c.hidden), nn.ReLU(), nn.Dropout(c.dropout),
             nn.Linear(c.hidden, c.hidden), nn.ReLU(),
         )
         self.pasta_head = nn.Linear(c.hidden, sum(self.group_sizes))
@@ -88,20 +92,27 @@ class SpatialPasta(nn.Module):
         self.register_buffer("hoi_counts", torch.zeros(600))
         self.register_buffer("hoi_mask", torch.as_tensor(vocab.hoi_to_object_matrix.T.copy(), dtype=torch.float32))
 
-    def forward(self, layout: Tensor, maps: Tensor, obj: Tensor) -> dict[str, Tensor]:
+    def forward(self, layout: Tensor, maps: Tensor, obj: Tensor, context: Tensor | None = None) -> dict[str, Tensor]:
         """Logits of a batch of pairs.
 
         Args:
             layout: (B, layout_dim) raw :func:`pair_layout` rows (normalised here).
             maps: (B, 2, map_size, map_size) interaction maps.
             obj: (B,) int64 object 0..79, -1 for none.
+            context: (B, context_dim) :func:`~hake.datasets.spatial_pairs.pair_context` rows, or None (all zeros);
+                ignored by a model without context.
 
         Returns:
             ``{"pasta": (B, 76), "hoi": (B, 600), "verb": (B, 117)}`` logits.
         """
         x = (layout - self.layout_mean) / self.layout_std
         obj_idx = torch.where(obj < 0, torch.full_like(obj, N_OBJECTS), obj)
-        h = self.trunk(torch.cat([self.layout_mlp(x), self.map_cnn(maps), self.obj_embed(obj_idx)], 1))
+        parts = [self.layout_mlp(x), self.map_cnn(maps), self.obj_embed(obj_idx)]
+        if self.context_mlp is not None:
+            if context is None:
+                context = torch.zeros(len(layout), self.config.context_dim, dtype=layout.dtype, device=layout.device)
+            parts.append(self.context_mlp(context))
+        h = self.trunk(torch.cat(parts, 1))
         pasta = self.pasta_head(h)
         feats = self.group_feat(h).chunk(6, dim=1)
         groups = [torch.cat([p, f], 1) for p, f in zip(split_groups(torch.sigmoid(pasta)), feats)]

@@ -105,20 +105,21 @@ def spatial_pasta_scores(model: Any, pairs: PairArrays, batch_size: int = 4096) 
     with torch.no_grad():
         for s in range(0, len(pairs), batch_size):
             b = pairs.subset(np.arange(s, min(s + batch_size, len(pairs))))
-            logits = model(*model.inputs(b.boxes_h, b.boxes_o, b.sizes, b.object))
+            context = torch.from_numpy(b.context) if model.config.context_dim else None
+            logits = model(*model.inputs(b.boxes_h, b.boxes_o, b.sizes, b.object), context)
             out[s:s + len(b)] = model.probabilities(logits, torch.from_numpy(b.object))[0].numpy()
     return out
 
 
 def fit_on_training(train: PairArrays, seed: int, epochs: int | None = None) -> Any:
-    """A Spatial-PaSta trained on ``train`` with the shipped recipe (:data:`~hake.engine.train.spatial.RECIPE`),
-    seed ``seed`` and optionally another number of epochs."""
+    """A Spatial-PaSta trained on ``train`` with the shipped recipe (``engine.train.spatial.RECIPE`` and
+    ``RECIPE_CONFIG``), seed ``seed`` and optionally another number of epochs."""
     from dataclasses import replace
 
-    from hake.engine.train.spatial import RECIPE, fit_spatial
+    from hake.engine.train.spatial import RECIPE, RECIPE_CONFIG, fit_spatial
 
     options = replace(RECIPE, seed=seed, **({} if epochs is None else {"epochs": epochs}))
-    return fit_spatial(train, options)
+    return fit_spatial(train, options, RECIPE_CONFIG)
 
 
 def run_pasta_benchmark(train: PairArrays, test: PairArrays, models: Sequence[Any] | Callable[[int], Any],

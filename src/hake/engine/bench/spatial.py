@@ -12,7 +12,9 @@ Protocols (:data:`PROTOCOLS`):
 The rows ``(hoi, box_h - 1, box_o - 1, score)`` go through hake's HICO-DET evaluator (Default and
 Known-Object, Full / Rare / Non-Rare mAP). Methods:
 
-- ``spatial_pasta``: one or more Spatial-PaSta weight files (one per training seed): mean ± sd;
+- ``spatial_pasta``: one or more Spatial-PaSta weight files (one per training seed): mean ± sd; a model
+  with image context reads :func:`~hake.datasets.spatial_pairs.gt_pair_context` (the other GT pairs of
+  the image: their boxes and objects, no label);
 - ``object_prior``: the training frequency of the HOI given its object (counts stored in the weights),
   constant within a class, so its AP is decided by tie order: ties are broken at random
   (:func:`~hake.engine.bench.spread.random_tie_break`), mean ± sd over seeds;
@@ -26,6 +28,7 @@ boxes and the method's own scores (no label).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -33,7 +36,7 @@ import numpy as np
 
 from hake.datasets.gt_hake import merge_pairs
 from hake.datasets.hicodet import HicoDetGT
-from hake.datasets.spatial_pairs import PAIR_IOU, GtPairs, gt_pairs, object_prior
+from hake.datasets.spatial_pairs import PAIR_IOU, GtPairs, gt_pair_context, gt_pairs, object_prior
 from hake.engine.bench.spread import mean_sd, random_tie_break
 from hake.errors import HakeError
 from hake.evaluation.hicodet import evaluate_hicodet
@@ -55,6 +58,26 @@ def subset_gt(gt: HicoDetGT, images: np.ndarray) -> HicoDetGT:
     return replace(gt, filenames=pick(gt.filenames), sizes=gt.sizes[idx], boxes_h=pick(gt.boxes_h),
                    boxes_o=pick(gt.boxes_o), hoi=pick(gt.hoi), object=pick(gt.object), verb=pick(gt.verb),
                    image_pos_labels=None if gt.image_pos_labels is None else pick(gt.image_pos_labels))
+
+
+def gt_from_instances(images: Sequence[Any], where: str = "<memory>") -> HicoDetGT:
+    """A HICO-DET-style GT from HAKE-HICO-DET instance labels (one GT entry per label, boxes + 1 as the
+    official 1-based numbers), for a validation split of the training images; rare / non-rare as HICO-DET.
+
+    Args:
+        images: ``InstanceImage`` s (:func:`hake.datasets.hake_json.load_instance_level`) with labels.
+    """
+    vocab = load_vocab()
+    keep = [im for im in images if list(im.labels)]
+    rare = np.asarray(vocab.rare_hois, np.int64)
+    non_rare = np.setdiff1d(np.arange(600), rare)
+    box = (lambda im, k: np.array([getattr(lab, k) for lab in im.labels], np.float64).reshape(-1, 4) + 1)  # noqa: E731
+    hoi = [np.array([lab.hoi for lab in im.labels], np.int64) for im in keep]
+    return HicoDetGT(filenames=[im.name for im in keep],
+                     sizes=np.array([[im.labels[0].width, im.labels[0].height] for im in keep], np.int64),
+                     boxes_h=[box(im, "box_h") for im in keep], boxes_o=[box(im, "box_o") for im in keep],
+                     hoi=hoi, object=[vocab.hoi_object[h] for h in hoi], verb=[vocab.hoi_verb[h] for h in hoi],
+                     rare=rare, non_rare=non_rare, source=where)
 
 
 def candidate_rows(pairs: GtPairs, scores: np.ndarray) -> dict[str, np.ndarray]:
@@ -116,11 +139,13 @@ def spatial_scores(model: Any, pairs: GtPairs, batch_size: int = 4096) -> np.nda
     import torch
 
     out = np.zeros((len(pairs), 600), np.float32)
+    context = torch.from_numpy(gt_pair_context(pairs)) if model.config.context_dim else None
     with torch.no_grad():
         for s in range(0, len(pairs), batch_size):
             sl = slice(s, s + batch_size)
             obj = pairs.object[sl]
-            logits = model(*model.inputs(pairs.boxes_h[sl], pairs.boxes_o[sl], pairs.sizes[sl], obj))
+            logits = model(*model.inputs(pairs.boxes_h[sl], pairs.boxes_o[sl], pairs.sizes[sl], obj),
+                           None if context is None else context[sl])
             out[sl] = model.probabilities(logits, torch.from_numpy(obj))[1].numpy()
     return out
 

@@ -24,7 +24,8 @@ from hake.models.spatial import SpatialConfig, SpatialPasta
 @dataclass
 class FitOptions:
     """Optimisation settings: epochs, batch size, Adam learning rate (cosine decay), weight decay,
-    loss weights of the PaSta / verb / HOI terms, and the seed of initialisation and shuffling."""
+    loss weights of the PaSta / verb / HOI terms, the share of rows whose image context is zeroed
+    (models with context only: so that they also work without it), and the seed of initialisation and shuffling."""
 
     epochs: int = 6
     batch_size: int = 256
@@ -33,11 +34,13 @@ class FitOptions:
     w_pasta: float = 1.0
     w_verb: float = 1.0
     w_hoi: float = 2.0
+    context_dropout: float = 0.3
     seed: int = 0
 
 
 #: The recipe of the shipped weights (``tools/train_spatial.py`` defaults), chosen on a validation split.
-RECIPE = FitOptions(epochs=3)
+RECIPE = FitOptions(epochs=3, w_pasta=4.0)
+RECIPE_CONFIG = SpatialConfig()
 
 
 def _masked_bce(logits: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -74,7 +77,11 @@ def fit_spatial(pairs: PairArrays, options: FitOptions | None = None, config: Sp
             idx = order[start:start + opt.batch_size]
             b = pairs.subset(idx)
             lay, maps, obj = model.inputs(b.boxes_h, b.boxes_o, b.sizes, b.object)
-            out = model(lay, maps, obj)
+            context = None
+            if model.config.context_dim:
+                keep = rng.random(len(idx)) >= opt.context_dropout
+                context = torch.from_numpy(b.context * keep[:, None].astype(np.float32))
+            out = model(lay, maps, obj, context)
             has_pasta = torch.from_numpy(b.has_pasta.astype(np.float32))[:, None].expand(-1, 76)
             hoi_mask = torch.zeros(len(idx), 600)
             has = obj >= 0
