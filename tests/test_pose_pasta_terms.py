@@ -154,3 +154,25 @@ def test_old_files_load_with_neutral_new_terms_and_bad_tables_are_named(tmp_path
     with pytest.raises(DataError, match="levitate") as err:
         load_pose_params(tmp_path / "bad.json")
     assert err.value.field == "verb_states" and err.value.record == "hold"
+
+
+def test_shipped_verb_table_says_which_parts_each_verb_uses() -> None:
+    table = verb_state_matrix(create_model("pose_pasta.coco_mini").params.verb_states)
+    verb = {v: i for i, v in enumerate(VOCAB.verbs117)}
+    assert table[verb["hold"], HOLD] > 0.8
+    assert table[verb["sit_on"], SIT_ON] > 0.8
+    assert table[verb["eat"], NAMES.index(("head", "eat"))] > 0.5
+    assert table[verb["hold"], SIT_ON] < 0.2
+    assert not table[:, [sl.stop - 1 for sl in VOCAB.pasta_slices("pasta76").values()]].any()  # no no_interaction
+
+
+def test_shipped_verb_table_is_the_count_on_hake_hicodet(hake_instance_level) -> None:
+    import importlib.util
+
+    from conftest import REPO
+
+    spec = importlib.util.spec_from_file_location("fit_pose_pasta", REPO / "tools" / "fit_pose_pasta.py")
+    assert spec is not None and spec.loader is not None
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    assert tool.verb_state_table(hake_instance_level) == create_model("pose_pasta.coco_mini").params.verb_states
