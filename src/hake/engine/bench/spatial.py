@@ -60,6 +60,11 @@ def subset_gt(gt: HicoDetGT, images: np.ndarray) -> HicoDetGT:
                    image_pos_labels=None if gt.image_pos_labels is None else pick(gt.image_pos_labels))
 
 
+def _label_boxes(image: Any, key: str) -> np.ndarray:
+    """(L, 4) float64 boxes ``key`` of an instance image's labels, + 1 (official 1-based numbers)."""
+    return np.array([getattr(lab, key) for lab in image.labels], np.float64).reshape(-1, 4) + 1
+
+
 def gt_from_instances(images: Sequence[Any], where: str = "<memory>") -> HicoDetGT:
     """A HICO-DET-style GT from HAKE-HICO-DET instance labels (one GT entry per label, boxes + 1 as the
     official 1-based numbers), for a validation split of the training images; rare / non-rare as HICO-DET.
@@ -71,11 +76,11 @@ def gt_from_instances(images: Sequence[Any], where: str = "<memory>") -> HicoDet
     keep = [im for im in images if list(im.labels)]
     rare = np.asarray(vocab.rare_hois, np.int64)
     non_rare = np.setdiff1d(np.arange(600), rare)
-    box = (lambda im, k: np.array([getattr(lab, k) for lab in im.labels], np.float64).reshape(-1, 4) + 1)  # noqa: E731
     hoi = [np.array([lab.hoi for lab in im.labels], np.int64) for im in keep]
     return HicoDetGT(filenames=[im.name for im in keep],
                      sizes=np.array([[im.labels[0].width, im.labels[0].height] for im in keep], np.int64),
-                     boxes_h=[box(im, "box_h") for im in keep], boxes_o=[box(im, "box_o") for im in keep],
+                     boxes_h=[_label_boxes(im, "box_h") for im in keep],
+                     boxes_o=[_label_boxes(im, "box_o") for im in keep],
                      hoi=hoi, object=[vocab.hoi_object[h] for h in hoi], verb=[vocab.hoi_verb[h] for h in hoi],
                      rare=rare, non_rare=non_rare, source=where)
 
