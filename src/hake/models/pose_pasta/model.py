@@ -59,7 +59,11 @@ class PosePasta:
         mean, std = torch.as_tensor(m.layout_mean), torch.as_tensor(m.layout_std)
         x = (layout - mean) / std
         obj_idx = torch.where(obj < 0, torch.full_like(obj, N_OBJECTS), obj)
-        h = m.trunk(torch.cat([m.layout_mlp(x), m.map_cnn(maps), m.obj_embed(obj_idx)], 1))
+        parts = [m.layout_mlp(x), m.map_cnn(maps), m.obj_embed(obj_idx)]
+        context_mlp = getattr(m, "context_mlp", None)
+        if context_mlp is not None:  # a layout model with image context: none given, as in its predict()
+            parts.append(context_mlp(torch.zeros(len(x), m.config.context_dim, dtype=x.dtype, device=x.device)))
+        h = m.trunk(torch.cat(parts, 1))
         return m.pasta_head(h), list(m.group_feat(h).chunk(6, dim=1)), obj
 
     @torch.no_grad()
