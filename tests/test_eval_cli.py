@@ -86,6 +86,13 @@ def test_vcoco(tmp_path) -> None:
     assert out["agent_ap"]["hold"] == 1.0 and out["agent_ap"]["stand"] is None
     assert out["role_ap_scenario_1"]["hold-obj"] == 1.0 and out["role_mAP_scenario_1"] == pytest.approx(1.0)
     assert "warning" in r.output and (tmp_path / "pl" / "vcoco_role_s1_pr_curves.png").exists()
+    assert out["options"]["ties"] == "original"
+    r = runner.invoke(app, ["eval", "vcoco", "--vcoco", str(v), "--coco", str(c), "--split", str(ids),
+                            "--dets", str(tmp_path / "d.json"), "--ties", "stable", "--json", str(tmp_path / "s.json")])
+    assert r.exit_code == 0 and json.loads((tmp_path / "s.json").read_text())["options"]["ties"] == "stable"
+    r = runner.invoke(app, ["eval", "vcoco", "--vcoco", str(v), "--coco", str(c), "--split", str(ids),
+                            "--dets", str(tmp_path / "d.json"), "--ties", "random"])
+    assert r.exit_code == 2 and "unknown tie order 'random'" in r.output
 
 
 def test_ava_and_bad_row(tmp_path) -> None:
@@ -105,6 +112,9 @@ def test_ava_and_bad_row(tmp_path) -> None:
     assert json.loads((tmp_path / "o.json").read_text())["mAP"] == pytest.approx(0.5)
     r = runner.invoke(app, args + ["--exclusions", x, "--json", str(tmp_path / "o.json")])
     assert json.loads((tmp_path / "o.json").read_text())["per_class_ap"] == {"stand": 1.0}
+    r = runner.invoke(app, args + ["--protocol", "head", "--ties", "stable", "--json", str(tmp_path / "h.json")])
+    out = json.loads((tmp_path / "h.json").read_text())
+    assert r.exit_code == 0 and out["options"]["ties"] == "stable" and out["options"]["protocol"] == "head"
     bad = write("bad.csv", [["v", "0902", 0.1, 0.1, 0.5, 0.5]])
     r = runner.invoke(app, ["eval", "ava", "--labelmap", str(tmp_path / "l.pbtxt"), "--gt", g, "--dets", bad])
     assert r.exit_code == 2 and "bad.csv" in r.output and "row 0" in r.output and "got 6" in r.output

@@ -302,7 +302,9 @@ def read_ava_csv(path: str | Path, class_whitelist: set[int] | None, capacity: i
         code = inverse.astype(np.int64).reshape(-1)
         parsed = (names.tolist(), code[keep], ts[keep], nums[keep], _runs(code[~keep], ts[~keep]))
     vnames, vcode, ts, nums, (drop_code, drop_ts) = parsed
+    del parsed
     keys, frame = _frames(vnames, vcode, ts, protocol) if len(ts) else (np.zeros(0, str), np.zeros(0, np.int64))
+    del vcode, ts
     drop_keys = _frames(vnames, drop_code, drop_ts, protocol)[0] if len(drop_ts) else np.zeros(0, str)
     all_keys = np.union1d(keys, drop_keys)
     score, label = nums[:, 5], nums[:, 4]
@@ -311,13 +313,18 @@ def read_ava_csv(path: str | Path, class_whitelist: set[int] | None, capacity: i
     f_sorted, s_sorted = frame[order], score[order]
     counts = np.bincount(frame, minlength=len(keys))
     start = np.concatenate(([0], np.cumsum(counts)[:-1]))
-    rank = np.arange(len(order)) - start[f_sorted]
-    tie = _tied_frames(f_sorted, s_sorted, label[order], len(keys))
-    if capacity > 0:  # a tie across the cap decides which rows are kept
+    if capacity > 0:
+        # only the top `capacity` rows of a frame can be kept: ties below them matter only across the cap
+        top = np.flatnonzero(np.arange(len(order)) - start[f_sorted] < capacity)
+        tie = _tied_frames(f_sorted[top], s_sorted[top], label[order[top]], len(keys))
         full = np.flatnonzero(counts > capacity)
         edge = start[full] + capacity
-        tie[full[s_sorted[edge - 1] == s_sorted[edge]]] = True
-    fast = ~tie[f_sorted] & ((rank < capacity) if capacity > 0 else True)
+        tie[full[s_sorted[edge - 1] == s_sorted[edge]]] = True  # a tie across the cap decides the kept rows
+        fast = top[~tie[f_sorted[top]]]
+    else:
+        tie = _tied_frames(f_sorted, s_sorted, label[order], len(keys))
+        fast = np.flatnonzero(~tie[f_sorted])
+    del s_sorted
     n, out_frame = nums[order[fast]], f_sorted[fast]
     if tie.any():
         by_frame = np.argsort(frame, kind="stable")
