@@ -48,7 +48,8 @@ def _rows(objects: list[int], pasta: list[list[int]]) -> PairArrays:
         p[i, idx] = 1
     z4 = np.zeros((n, 4), np.float32)
     return PairArrays(z4, z4, np.ones((n, 2), np.float32), np.array(objects, np.int64), p, np.ones(n, bool),
-                      np.zeros((n, 117), np.float32), np.zeros((n, 600), np.float32), np.zeros(n, np.int8))
+                      np.zeros((n, 117), np.float32), np.zeros((n, 600), np.float32), np.zeros(n, np.int8),
+                      np.zeros((n, 160), np.float32))
 
 
 def test_object_prior_is_the_smoothed_state_frequency_per_object() -> None:
