@@ -43,7 +43,7 @@ FAMILIES: dict[str, str] = {
 #: ``"nanodet_m"`` alone is the detector without fusion.
 DEFAULT_DETECTOR = "nanodet_m+movenet_multipose"
 #: Default minimum person score, on the fused detector's scale (README "Real photos").
-DEFAULT_PERSON_THRESHOLD = 0.1
+DEFAULT_PERSON_THRESHOLD = 0.12
 DEFAULT_POSE = "movenet_lightning"
 DEFAULT_PASTA_MODEL = "pose_pasta.coco_mini"
 #: The default reasoner of ``hake explain``.

@@ -33,9 +33,18 @@ from hake.zoo import create_model
 
 #: Lowest score of a person candidate (any source) fed to the fusion of person boxes.
 FUSION_MIN_SCORE = 0.05
-#: Fused person score from which a person's pose comes from the single-person model (its crop);
-#: fainter persons keep MultiPose's keypoints (:class:`~hake.perception.fusion.FusedPose`).
+#: Score multiplier of the whole-photo person sources (MultiPose) in the fusion (the detector's is 1).
+PERSON_SOURCE_WEIGHT = 1.6
+#: Fused person score and box area (pixels²) from which a person's pose comes from the single-person
+#: model (its crop); fainter or smaller persons keep MultiPose's keypoints
+#: (:class:`~hake.perception.fusion.FusedPose`).
 SINGLE_POSE_MIN_SCORE = 0.15
+SINGLE_POSE_MIN_AREA = 48.0 ** 2
+#: With the fused detector and a single-person ``--pose`` other than it, large confident persons
+#: (fused score and box area from these) get this pose model instead (README "Real photos").
+LARGE_POSE = "movenet_thunder"
+LARGE_POSE_MIN_SCORE = 0.5
+LARGE_POSE_MIN_AREA = 250.0 ** 2
 #: Model families whose models are PaSta models.
 PASTA_FAMILIES = ("pose_pasta", "spatial_pasta", "activity2vec")
 
@@ -201,7 +210,8 @@ def build_detector(detector: str, config: PipelineConfig | None = None, device: 
         if not hasattr(model, "people"):
             raise HakeError(f"--detector: {name!r} finds no persons in a whole photo; only movenet_multipose can "
                             "be fused with the detector")
-    return FusedDetector(det, people, min_score=FUSION_MIN_SCORE, nms_iou=0.5)
+    return FusedDetector(det, people, weights=[1.0] + [PERSON_SOURCE_WEIGHT] * len(people),
+                         min_score=FUSION_MIN_SCORE, nms_iou=0.5)
 
 
 def build_pipeline(
@@ -213,6 +223,7 @@ def build_pipeline(
     threads: int = 1,
     pasta_name: str = DEFAULT_PASTA_MODEL,
     weights: Path | None = None,
+    large_pose: str | None = LARGE_POSE,
 ) -> Pipeline:
     """A :class:`Pipeline` with the chosen perception and PaSta models, all loaded through
     :func:`hake.zoo.create_model` on ``device``.
@@ -228,11 +239,18 @@ def build_pipeline(
         threads: CPU threads of the ONNX models.
         pasta_name: zoo name of the PaSta model.
         weights: a PaSta model's weight file, instead of ``pasta_name``.
+        large_pose: with the fused detector and a single-person ``pose``, the pose model of large
+            confident persons (:data:`LARGE_POSE`); None, or the same as ``pose``, gives every person
+            above :data:`SINGLE_POSE_MIN_SCORE` ``pose``.
     """
     cfg = config or PipelineConfig()
     det = build_detector(detector, cfg, device=device, threads=threads)
     est = create_model(pose, device=device, family="pose", threads=threads)
     if isinstance(det, FusedDetector) and not hasattr(est, "people"):
-        est = FusedPose(est, det, single_min_score=SINGLE_POSE_MIN_SCORE)
+        large = None
+        if large_pose is not None and str(large_pose).removeprefix("pose.") != str(pose).removeprefix("pose."):
+            large = create_model(large_pose, device=device, family="pose", threads=threads)
+        est = FusedPose(est, det, single_min_score=SINGLE_POSE_MIN_SCORE, single_min_area=SINGLE_POSE_MIN_AREA,
+                        large=large, large_min_score=LARGE_POSE_MIN_SCORE, large_min_area=LARGE_POSE_MIN_AREA)
     model = pasta_model if pasta_model is not None else load_pasta_model(pasta_name, weights, device)
     return Pipeline(det, est, model, cfg)
