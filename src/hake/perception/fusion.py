@@ -13,9 +13,11 @@ the base detector's objects as they are and fuses the persons of every source by
    the sources of each source's best score in the cluster (a source that missed the person adds 0),
    so a person seen by every source scores higher than one seen by a single source.
 
-The weights and thresholds (``weights=(1.0, 1.3)``, ``fuse_iou=0.55``) were chosen on the COCO
-annotations of ``coco-mini/train2017`` (README "Real photos"); scores are on the fused scale, so the
-pipeline's person threshold is set for it (:data:`hake.hub.DEFAULT_PERSON_THRESHOLD`).
+The weights and thresholds (the pipeline's ``weights=(1.0, 1.6)``, :data:`hake.engine.infer.pipeline.
+PERSON_SOURCE_WEIGHT`; ``fuse_iou=0.55``) were chosen on the COCO annotations of
+``coco-mini/train2017`` (README "Real photos"); scores are on the fused scale, so the pipeline's
+person threshold is set for it (:data:`hake.hub.DEFAULT_PERSON_THRESHOLD`). :class:`FusedPose`
+then gives each person the pose model that pays for it (:func:`pose_routes`).
 """
 
 from __future__ import annotations
