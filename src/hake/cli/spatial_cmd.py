@@ -8,7 +8,9 @@ import typer
 
 from hake.cli.apps import benchmark_app
 from hake.cli.common import guarded, write_json
-from hake.hub import DEFAULT_PASTA_MODEL as DEFAULT_MODEL
+from hake.hub import FAMILY_DEFAULTS
+
+DEFAULT_MODEL = FAMILY_DEFAULTS["spatial_pasta"]
 
 
 @benchmark_app.command("spatial")
