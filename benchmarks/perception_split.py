@@ -7,10 +7,11 @@
 Protocol (ours): every candidate of a small grid over the perception parameters (person threshold,
 the box area from which a person gets the single-person pose model, and the score / area from
 which a large person gets MoveNet Thunder) runs the pipeline of ``hake infer`` once over all the
-photos; the photos are split in two halves by image id (a fixed seeded permutation). On each half
+photos; the photos are split in two halves by image id (seeded permutations). On each half
 the candidate with the highest person AP + keypoint AP (pycocotools) among those within the cost
 envelope is chosen, and its figures on the *other* half are reported beside the shipped default's
-and the figures of the choice made on all photos. The cost envelope counts pose-model runs per
+and those of the baseline :data:`BASELINE` (the first fusion's routing: Lightning on every person,
+no Thunder); mean ± sd over the folds of several seeded splits. The cost envelope counts pose-model runs per
 photo in Lightning units (a Thunder run counts :data:`THUNDER_COST` Lightning runs, the ratio of
 their ONNX times on one core) and persons per photo (each costs a PaSta-model pass); its limits
 are those that kept the default within 1.6x the old perception's seconds per photo
@@ -32,6 +33,9 @@ THUNDER_COST = 3.8
 #: The cost envelope: Lightning-unit pose runs and persons per photo.
 MAX_POSE_RUNS = 1.2
 MAX_PERSONS = 2.0
+#: The first fusion's routing, reported beside the choice: threshold 0.10, Lightning on every person
+#: scoring >= 0.15 whatever its size, never Thunder (person threshold, Lightning area, Thunder score, area).
+BASELINE = (0.10, 0.0, 0.3, float("inf"))
 
 
 INF = float("inf")
@@ -102,7 +106,7 @@ def main() -> None:
     parser.add_argument("--images", type=Path, required=True)
     parser.add_argument("--instances", type=Path, required=True)
     parser.add_argument("--keypoints", type=Path, required=True)
-    parser.add_argument("--seed", type=int, default=0, help="seed of the split into halves")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="seeds of the splits into halves")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
 
@@ -118,12 +122,10 @@ def main() -> None:
     photos = load_photo_set(args.images, args.instances, args.keypoints)
     ids = photos.image_ids
     images = {i: read_image(photos.file_of(i)) for i in ids}
-    perm = np.random.default_rng(args.seed).permutation(len(ids))
-    halves = [sorted(ids[k] for k in perm[: len(ids) // 2]), sorted(ids[k] for k in perm[len(ids) // 2:])]
     default = (P.hub.DEFAULT_PERSON_THRESHOLD, P.SINGLE_POSE_MIN_AREA, P.LARGE_POSE_MIN_SCORE, P.LARGE_POSE_MIN_AREA)
     grid = sorted(set(itertools.product((0.10, 0.12, 0.15), (32.0 ** 2, 40.0 ** 2, 48.0 ** 2),
                                         (0.3, 0.5), (150.0 ** 2, 250.0 ** 2, INF))) | {default})
-    grid = [g for g in grid if g[3] != INF or g[2] == 0.3]
+    grid = [g for g in grid if g[3] != INF or g[2] == 0.3] + [BASELINE]
     pipes: dict[float, object] = {}
     runs: dict[tuple[float, ...], tuple[dict, dict, dict]] = {}
     for cand in grid:
@@ -155,23 +157,34 @@ def main() -> None:
                    + s["keypoint_ap"])
 
     name = ("person_threshold", "single_min_area", "large_min_score", "large_min_area")
-    report = {"protocol": "2-fold split by image id (seeded); choose on one half, report the other",
-              "default": dict(zip(name, default)), "folds": []}
+    report = {"protocol": "2-fold splits by image id (seeded); choose on one half, report the other",
+              "default": dict(zip(name, default)), "baseline": dict(zip(name, BASELINE)), "folds": []}
     on_all = choose(ids)
     report["chosen_on_all"] = {**dict(zip(name, on_all)), **score(on_all, ids)}
-    for k in (0, 1):
-        pick, other = halves[k], halves[1 - k]
-        chosen = choose(pick)
-        fold = {"chosen_on": f"half {k + 1}", "chosen": dict(zip(name, chosen)),
-                "chosen_on_other_half": score(chosen, other), "default_on_other_half": score(default, other),
-                "chosen_on_all_on_other_half": score(on_all, other)}
-        report["folds"].append(fold)
-        for label in ("chosen_on_other_half", "default_on_other_half", "chosen_on_all_on_other_half"):
-            f = fold[label]
-            print(f"fold {k + 1} {label:28s} person AP {f['person_ap']:.3f}  AR-large {f['person_ar_large']:.3f}  "
-                  f"keypoint AP {f['keypoint_ap']:.3f}  pose runs {f['pose_runs_per_photo']:.2f}  "
-                  f"persons {f['persons_per_photo']:.2f}")
-        print(f"fold {k + 1} chosen: {fold['chosen']}")
+    labels = ("chosen_on_other_half", "default_on_other_half", "baseline_on_other_half")
+    for seed in args.seeds:
+        perm = np.random.default_rng(seed).permutation(len(ids))
+        halves = [sorted(ids[k] for k in perm[: len(ids) // 2]), sorted(ids[k] for k in perm[len(ids) // 2:])]
+        for k in (0, 1):
+            pick, other = halves[k], halves[1 - k]
+            chosen = choose(pick)
+            fold = {"seed": seed, "chosen_on": f"half {k + 1}", "chosen": dict(zip(name, chosen)),
+                    labels[0]: score(chosen, other), labels[1]: score(default, other),
+                    labels[2]: score(BASELINE, other)}
+            report["folds"].append(fold)
+            for label in labels:
+                f = fold[label]
+                print(f"seed {seed} fold {k + 1} {label:24s} person AP {f['person_ap']:.3f}  "
+                      f"AR-large {f['person_ar_large']:.3f}  keypoint AP {f['keypoint_ap']:.3f}  "
+                      f"pose runs {f['pose_runs_per_photo']:.2f}  persons {f['persons_per_photo']:.2f}")
+            print(f"seed {seed} fold {k + 1} chosen: {fold['chosen']}")
+    summary = {}
+    for label in labels:
+        for key in ("person_ap", "person_ar_large", "keypoint_ap"):
+            values = np.array([f[label][key] for f in report["folds"]])
+            summary[f"{label}.{key}"] = {"mean": float(values.mean()), "sd": float(values.std(ddof=1))}
+            print(f"{label:24s} {key:16s} {values.mean():.3f} ± {values.std(ddof=1):.3f} over {len(values)} folds")
+    report["summary"] = summary
     print(f"chosen on all photos: {report['chosen_on_all']}")
     if args.json:
         args.json.write_text(json.dumps(finite(report), indent=2, allow_nan=False) + "\n")
