@@ -1,15 +1,23 @@
 """Speed and peak memory of the evaluators at benchmark size, on one thread.
 
     python benchmarks/eval_speed.py --hicodet-gt path/to/instances_test2015.json [--only hicodet,hico,vcoco,ava]
+        [--round 2] [--tracemalloc]
 
 Each benchmark runs in its own subprocess so its peak RSS (``ru_maxrss``) is its own; the timed
 part is the evaluation call (and, for AVA, also reading the CSV files), after the inputs have
-been generated with a fixed seed:
+been generated with a fixed seed (``--tracemalloc`` also reports the Python heap peak, at the
+cost of slower timings):
 
 - HICO-DET: 9,658 images x 100 detections generated from the real GT with pixel jitter (both modes);
 - HICO: 9,658 x 600 labels and scores;
 - V-COCO: 4,946 images, ~3 persons each, 100 detections per image, 26 actions;
-- AVA: 64 videos x 900 frames, ~400k GT rows, ~14M detection rows (CSV written to a temp folder).
+- AVA: 64 videos x 900 frames, ~400k GT rows, ~14M detection rows (CSV written to a temp folder);
+- formats (``--only formats``): reading the HICO-DET detections above written as QPIC pickle,
+  Parquet table, one ho-rcnn ``detections.mat`` (600 x 9,658 cells) and hake ``.npz``.
+
+``--round N`` rounds the V-COCO and AVA scores to N decimals, as many models' outputs are written:
+then most images hold tied scores and the evaluators (``ties="original"``, the default) make the
+original's per-image ``argsort()[::-1]`` call on each of them, the slow case.
 
 Targets (one core): HICO-DET both modes < 2 s, HICO < 0.5 s, AVA < 25 s, V-COCO < 10 s, peak < 2 GB.
 Both wall and CPU (process) seconds are printed; on a shared machine the CPU seconds are the
@@ -36,29 +44,42 @@ from pathlib import Path  # noqa: E402
 import numpy as np  # noqa: E402
 
 SEED = 0
+ROUND = int(os.environ.get("HAKE_BENCH_ROUND", "-1"))  # set by --round (children read it)
+
+
+def _scores(values: np.ndarray) -> np.ndarray:
+    """The generated scores, rounded to ``--round`` decimals when asked (tie-heavy inputs)."""
+    return np.round(values, ROUND).astype(values.dtype) if ROUND >= 0 else values
 
 
 CPU: dict[str, float] = {}
 
 
+TRACE = os.environ.get("HAKE_BENCH_TRACEMALLOC") == "1"  # set by --tracemalloc (children read it)
+
+
 def _timed(fn):
-    """Run ``fn`` once: (result, wall seconds, tracemalloc peak bytes); CPU seconds go to ``CPU``."""
-    tracemalloc.start()
+    """Run ``fn`` once: (result, wall seconds, tracemalloc peak bytes or 0); CPU seconds go to ``CPU``.
+
+    tracemalloc (``--tracemalloc``) slows down code that makes many small Python objects (the
+    per-image sorts and heap replays on tied scores) several-fold, so it is off for timing runs.
+    """
+    if TRACE:
+        tracemalloc.start()
     c, t = time.process_time(), time.perf_counter()
     out = fn()
     dt = time.perf_counter() - t
     CPU["last"] = time.process_time() - c
-    peak = tracemalloc.get_traced_memory()[1]
-    tracemalloc.stop()
+    peak = tracemalloc.get_traced_memory()[1] if TRACE else 0
+    if TRACE:
+        tracemalloc.stop()
     return out, dt, peak
 
 
-def bench_hicodet(gt_path: str) -> dict:
-    from hake.datasets.hicodet import load_test_gt
-    from hake.evaluation.hicodet import evaluate_hicodet
+def _hicodet_detections(gt, per_img: int = 100) -> tuple[np.ndarray, ...]:
+    """(image, hoi, boxes_h, boxes_o, scores) of ``per_img`` jittered GT-based detections per image."""
     from hake.vocab import load
 
-    gt = load_test_gt(gt_path)
     rng = np.random.default_rng(SEED)
     v = load()
     per_img = 100
@@ -81,11 +102,83 @@ def bench_hicodet(gt_path: str) -> dict:
             hoi[sl] = rng.integers(0, 600, per_img)
         bh[sl] = base_h + rng.normal(0, 6, (per_img, 4))
         bo[sl] = base_o + rng.normal(0, 6, (per_img, 4))
-    scores = rng.random(n * per_img)
+    return img, hoi, bh, bo, rng.random(n * per_img)
+
+
+def bench_hicodet(gt_path: str) -> dict:
+    from hake.datasets.hicodet import load_test_gt
+    from hake.evaluation.hicodet import evaluate_hicodet
+
+    gt = load_test_gt(gt_path)
+    n, per_img = len(gt), 100
+    img, hoi, bh, bo, scores = _hicodet_detections(gt, per_img)
     res, dt, peak = _timed(lambda: evaluate_hicodet(gt, img, hoi, bh, bo, scores))
     return {"name": "HICO-DET (Default + Known-Object)", "size": f"{n} images x {per_img} detections",
             "seconds": dt, "tracemalloc_peak_mb": peak / 2**20, "full_default": res.default.full,
             "full_ko": res.known_object.full, "target_s": 2.0}
+
+
+def bench_formats(gt_path: str) -> dict:
+    """Reading the HICO-DET benchmark detections in each ``--format`` (writing is not timed)."""
+    import pickle
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    import scipy.io
+
+    from hake.datasets.hicodet import load_test_gt
+    from hake.datasets.hoi_formats import read_detections
+    from hake.vocab import load
+
+    gt = load_test_gt(gt_path)
+    v = load()
+    img, hoi, bh, bo, scores = _hicodet_detections(gt)
+    coco = {hico: c for c, hico in v.coco91_to_hico.items()}
+    out: dict = {"name": "HICO-DET readers (RSS: incl. writing)", "size": f"{len(img)} detections", "target_s": 60.0}
+    with tempfile.TemporaryDirectory() as tmp:
+        starts = np.searchsorted(img, np.arange(len(gt) + 1))
+        entries = []
+        for i in range(len(gt)):
+            sl = slice(starts[i], starts[i + 1])
+            preds = [{"bbox": b.tolist(), "category_id": 1} for b in bh[sl]]
+            preds += [{"bbox": b.tolist(), "category_id": coco[int(v.hoi_object[h])]} for b, h in zip(bo[sl], hoi[sl])]
+            k = len(preds) // 2
+            entries.append({"file_name": gt.filenames[i], "predictions": preds, "hoi_prediction": [
+                {"subject_id": j, "object_id": k + j, "category_id": int(v.hoi_verb[h]) + 1, "score": float(s)}
+                for j, (h, s) in enumerate(zip(hoi[sl], scores[sl]))]})
+        paths = {"qpic": Path(tmp) / "preds.pkl", "table": Path(tmp) / "dets.parquet", "matlab": Path(tmp) / "all.mat",
+                 "hake": Path(tmp) / "dets.npz"}
+        paths["qpic"].write_bytes(pickle.dumps(entries))
+        np.savez(paths["hake"], image_index=img, hoi=hoi, boxes_h=bh, boxes_o=bo, scores=scores)
+        cols = {"image": pa.array(np.array(gt.filenames)[img]), "hoi": hoi}
+        for p, b in (("h", bh), ("o", bo)):
+            cols.update({f"{p}_{c}": b[:, k] for k, c in enumerate(("x1", "y1", "x2", "y2"))})
+        pq.write_table(pa.table({**cols, "score": scores}), paths["table"])
+        cells = np.empty((600, len(gt)), dtype=object)
+        flat, empty = cells.reshape(-1), np.zeros((0, 9))
+        for k in range(flat.size):
+            flat[k] = empty
+        rows = np.concatenate([bh, bo, scores[:, None]], axis=1)
+        for (h, i), sel in _groups(hoi, img):
+            cells[h, i] = rows[sel]
+        scipy.io.savemat(paths["matlab"], {"all_boxes": cells})
+        for fmt, path in paths.items():
+            res, dt, _ = _timed(lambda: read_detections(path, gt, fmt))  # noqa: B023
+            assert len(res.scores) == len(img)
+            out[f"{fmt}_s"], out[f"{fmt}_cpu_s"] = dt, CPU["last"]
+    out["seconds"] = max(out[f"{f}_s"] for f in paths)
+    CPU["last"] = max(out[f"{f}_cpu_s"] for f in paths)
+    out["tracemalloc_peak_mb"] = 0.0
+    return out
+
+
+def _groups(hoi: np.ndarray, img: np.ndarray):
+    """((hoi, image), row indices) of every non-empty (HOI, image) cell, rows in input order."""
+    key = hoi * (img.max() + 1) + img
+    order = np.argsort(key, kind="stable")
+    bounds = np.flatnonzero(np.diff(key[order])) + 1
+    for part in np.split(order, bounds):
+        yield (int(hoi[part[0]]), int(img[part[0]])), part
 
 
 def bench_hico() -> dict:
@@ -131,10 +224,12 @@ def bench_vcoco() -> dict:
     role_boxes = role[src]
     for i in range(0, len(d_img), 50_000):  # in place, a block at a time: keeps generation memory low
         role_boxes[i:i + 50_000] += noise(len(role_boxes[i:i + 50_000]), a_n, 2, 4)
-    dets = VcocoDetections(d_img + 1, p_box[src] + noise(len(d_img), 4), rng.random((len(d_img), a_n), np.float32),
-                           role_boxes, rng.random((len(d_img), a_n, 2), np.float32))
+    dets = VcocoDetections(d_img + 1, p_box[src] + noise(len(d_img), 4),
+                           _scores(rng.random((len(d_img), a_n), np.float32)), role_boxes,
+                           _scores(rng.random((len(d_img), a_n, 2), np.float32)))
     res, dt, peak = _timed(lambda: evaluate_vcoco(gt, dets))
-    return {"name": "V-COCO (agent + role S1 + S2)", "size": f"{n_img} images x 100 detections", "seconds": dt,
+    size = f"{n_img} images x 100 detections" + (f", scores to {ROUND} decimals" if ROUND >= 0 else "")
+    return {"name": "V-COCO (agent + role S1 + S2)", "size": size, "seconds": dt,
             "tracemalloc_peak_mb": peak / 2**20, "role_mAP_s1": res.role_mAP_scenario_1, "target_s": 10.0}
 
 
@@ -163,7 +258,7 @@ def _write_ava(folder: Path, rng: np.random.Generator) -> tuple[Path, Path, Path
             d_box = np.clip(boxes[d] + rng.normal(0, 0.02, (len(d), 4)), 0, 1)
             for writer, rows, lab, box, last in (
                     (gw, g, rng.choice(labelmap, len(g)), boxes[g], (g % 7).astype(np.float64)),
-                    (dw, d, np.tile(np.arange(81), n_p), d_box, rng.random(len(d)))):
+                    (dw, d, np.tile(np.arange(81), n_p), d_box, _scores(rng.random(len(d))))):
                 cols = [pa.array(np.full(len(rows), f"vid{v:08d}_x")), pa.array(t_of[rows])]
                 cols += [pa.array(box[:, k]) for k in range(4)] + [pa.array(lab), pa.array(last)]
                 writer.write_table(pa.Table.from_arrays(cols, schema=schema))
@@ -187,31 +282,39 @@ def bench_ava() -> dict:
         t_read, c_read = time.perf_counter() - t0, time.process_time() - c0
         res, dt, peak = _timed(lambda: evaluate_ava(gt, dets, cats, excl, "v2019"))
         CPU["last"] += c_read
-    return {"name": "AVA v2019 (read CSVs + evaluate)", "size": f"{n_g} GT rows, {n_d} detection rows",
+    size = f"{n_g} GT rows, {n_d} detection rows" + (f", scores to {ROUND} decimals" if ROUND >= 0 else "")
+    return {"name": "AVA v2019 (read CSVs + evaluate)", "size": size,
             "seconds": t_read + dt, "read_s": t_read, "evaluate_s": dt, "tracemalloc_peak_mb": peak / 2**20,
             "mAP": res.mAP, "target_s": 25.0}
 
 
-BENCHES = {"hicodet": bench_hicodet, "hico": bench_hico, "vcoco": bench_vcoco, "ava": bench_ava}
+BENCHES = {"hicodet": bench_hicodet, "hico": bench_hico, "vcoco": bench_vcoco, "ava": bench_ava,
+           "formats": bench_formats}
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--hicodet-gt", default=os.environ.get("HICODET_TEST_GT"), help="instances_test2015.json")
     ap.add_argument("--only", default="hicodet,hico,vcoco,ava")
+    ap.add_argument("--round", type=int, default=None, help="round V-COCO / AVA scores to this many decimals")
+    ap.add_argument("--tracemalloc", action="store_true", help="also report the Python heap peak (slows timing)")
     ap.add_argument("--child", help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.round is not None:
+        os.environ["HAKE_BENCH_ROUND"] = str(args.round)
+    if args.tracemalloc:
+        os.environ["HAKE_BENCH_TRACEMALLOC"] = "1"
     if args.child:
         fn = BENCHES[args.child]
-        out = fn(args.hicodet_gt) if args.child == "hicodet" else fn()
+        out = fn(args.hicodet_gt) if args.child in ("hicodet", "formats") else fn()
         out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         out["cpu_seconds"] = CPU["last"]
         print(json.dumps(out))
         return
     results = []
     for name in args.only.split(","):
-        if name == "hicodet" and not args.hicodet_gt:
-            print("hicodet: skipped (pass --hicodet-gt)")
+        if name in ("hicodet", "formats") and not args.hicodet_gt:
+            print(f"{name}: skipped (pass --hicodet-gt)")
             continue
         cmd = [sys.executable, __file__, "--child", name] + (["--hicodet-gt", args.hicodet_gt] if args.hicodet_gt
                                                              else [])

@@ -9,7 +9,10 @@ pixel boxes x1y1x2y2, 0-based HOI ids, one row per human-object-HOI detection):
   ``file_name``, each ``{"predictions": [{"bbox": [x1, y1, x2, y2], "category_id": COCO id 1-90}],
   "hoi_prediction": [{"subject_id", "object_id": indices into predictions, "category_id": verb
   1-117, "score"}]}``. (verb, object) is mapped to the 600 HOIs with the official correspondence
-  table; triplets that map to no HOI are dropped and counted in ``info``. Boxes are pixels as the
+  table; triplets that map to no HOI are dropped and counted in ``info``. The ids are those of the
+  HICO-DET annotation files these codebases read (COCO category ids, verbs 1-based); their
+  evaluators' in-memory lists use contiguous 0-based ids, which must be mapped back (objects
+  through ``valid_obj_ids``, verbs + 1) before writing. Boxes are pixels as the
   model writes them and are treated as 0-based, like every detector output here. These codebases
   keep only their top-100 triplets per image before their own evaluation; the official protocol
   keeps every detection, and so does this reader: it scores all triplets in the file.
