@@ -46,10 +46,12 @@ DEFAULT_DETECTOR = "nanodet_m+movenet_multipose"
 DEFAULT_PERSON_THRESHOLD = 0.12
 DEFAULT_POSE = "movenet_lightning"
 DEFAULT_PASTA_MODEL = "pose_pasta.coco_mini"
+#: The layout-only PaSta model (Spatial-PaSta), also the layout prior of Pose-PaSta.
+DEFAULT_LAYOUT_MODEL = "spatial_pasta.hake_hicodet"
 #: The default reasoner of ``hake explain``.
 DEFAULT_PASTA_R = "pasta_r.hake_hico"
 #: A family's shipped default, so ``--model spatial_pasta`` means its zoo model.
-FAMILY_DEFAULTS: dict[str, str] = {"pose_pasta": DEFAULT_PASTA_MODEL, "spatial_pasta": "spatial_pasta.hake_hicodet",
+FAMILY_DEFAULTS: dict[str, str] = {"pose_pasta": DEFAULT_PASTA_MODEL, "spatial_pasta": DEFAULT_LAYOUT_MODEL,
                                    "pasta_r": DEFAULT_PASTA_R,
                                    "detector": "detector.nanodet_m", "pose": "pose." + DEFAULT_POSE}
 

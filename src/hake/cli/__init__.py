@@ -23,7 +23,6 @@ _TOPICS = [
     "hake.cli.explain_cmd",
     "hake.cli.spatial_cmd",
     "hake.cli.pasta_bench_cmd",
-    "hake.cli.pasta_bench_cmd",
     "hake.cli.data_cmd",
     "hake.cli.serve_cmd",
     "hake.cli.models_cmd",

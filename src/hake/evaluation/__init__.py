@@ -1,4 +1,5 @@
 """Official-protocol evaluators, one module per benchmark, pure numpy (no torch).
+May import vocab, structures, geometry, datasets and errors; never models, perception, engine or torch.
 
 ``ap`` (shared AP code), ``ranking`` (the originals' tie orders), ``matching`` (vectorised greedy
 matching), ``result`` (the Default / Known-Object result), ``hicodet``, ``hico``, ``vcoco``,

@@ -1,4 +1,5 @@
-"""Pose-PaSta: body-part states from the keypoints and part boxes, Spatial-PaSta as prior and fallback."""
+"""Pose-PaSta: body-part states from the keypoints and part boxes, Spatial-PaSta as prior and fallback.
+May import what hake.models may (vocab, structures, geometry, datasets, hub) and the rest of hake.models."""
 
 from hake.models.pose_pasta.evidence import BodyEvidence, body_evidence
 from hake.models.pose_pasta.model import PosePasta

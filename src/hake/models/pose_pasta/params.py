@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from hake.errors import DataError
+from hake.hub import DEFAULT_LAYOUT_MODEL
 from hake.vocab.core import load as load_vocab
 
 __all__ = ["FORMAT", "GROUPS", "RULE_STATES", "PoseParams", "load_pose_params", "save_pose_params",
@@ -55,7 +56,7 @@ class PoseParams:
         fit: how the numbers were obtained (data, folds, scores); informational.
     """
 
-    layout_model: str = "spatial_pasta.hake_hicodet"
+    layout_model: str = DEFAULT_LAYOUT_MODEL
     joint_threshold: float = 0.3
     contact_scale: float = 0.1
     evidence_min_logit: float = 0.5
