@@ -80,3 +80,21 @@ def test_segment_first_argmax() -> None:
     got = segment_first_argmax(v, counts, nan_is_max=True)
     for s, n, g in zip(starts, counts, got):
         assert g - s == np.argmax(v[s:s + n])  # np.argmax semantics, NaN included
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_grouped_descending_is_the_per_group_argsort(seed: int) -> None:
+    """Group by group (ascending), each group's ``argsort()[::-1]`` over its members in input order:
+    ``original`` makes exactly that call, ``stable`` its stable variant; sparse group ids too."""
+    from hake.evaluation.ranking import grouped_descending
+
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(0, 300))
+    group = rng.integers(0, 12, n) * (1 if seed % 2 else 1000)
+    scores = rng.choice(np.round(rng.random(3), 2), n).astype(np.float32)
+    for ties, sort in (("original", lambda a: a.argsort()), ("stable", lambda a: np.argsort(a, kind="stable"))):
+        expect = []
+        for g in np.unique(group):
+            members = np.flatnonzero(group == g)
+            expect.extend(members[sort(scores[members])[::-1]].tolist())
+        assert grouped_descending(group, scores, ties).tolist() == expect, ties
