@@ -70,3 +70,23 @@ def test_validation_gt_from_real_instance_labels_scores_its_own_pairs_perfectly(
     res = evaluate_hicodet(gt, **candidate_rows(pairs, oracle))
     present = np.unique(np.concatenate(gt.hoi))
     np.testing.assert_allclose(res.default.per_class_ap[present], 1.0)
+
+
+def test_verb_weight_mixes_hoi_and_verb_probabilities_and_keeps_other_objects_at_zero() -> None:
+    import torch
+
+    from hake.engine.bench.spatial import spatial_scores
+    from hake.models.spatial import SpatialConfig, SpatialPasta
+    from hake.vocab import load
+
+    torch.manual_seed(0)
+    model = SpatialPasta(SpatialConfig(obj_dim=8, hidden=32, group_dim=4, reasoner_hidden=32)).eval()
+    pairs = _pairs([[10, 10, 110, 210]] * 2, [[50, 100, 200, 250], [0, 0, 60, 60]], [17, 41], [0, 0])
+    plain, mixed = spatial_scores(model, pairs), spatial_scores(model, pairs, verb_weight=0.5)
+    with torch.no_grad():
+        out = model(*model.inputs(pairs.boxes_h, pairs.boxes_o, pairs.sizes, pairs.object))
+        verb = torch.sigmoid(out["verb"]).numpy()
+    v = load()
+    own = v.hoi_object[None, :] == pairs.object[:, None]
+    assert (plain[~own] == 0).all() and (mixed[~own] == 0).all()
+    np.testing.assert_allclose(mixed[own], np.sqrt(plain * verb[:, v.hoi_verb])[own], rtol=1e-5)
