@@ -16,6 +16,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from hake.errors import HakeError
 from hake.export.graphs import Family, Graph, register_family
 from hake.models.spatial import SpatialConfig, SpatialPasta, load_spatial_pasta
 from hake.structures.contracts import PairBatch
@@ -62,8 +63,12 @@ class _OrtSpatialPasta(SpatialPasta):
         super().__init__(SpatialConfig(**json.loads(info.meta["config"])))
         self._sess, self._info = sess, info
 
-    def forward(self, layout: torch.Tensor, maps: torch.Tensor, obj: torch.Tensor) -> dict[str, torch.Tensor]:
+    def forward(self, layout: torch.Tensor, maps: torch.Tensor, obj: torch.Tensor,
+                context: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
         from hake.export.onnx_export import run_session
+
+        if self.config.context_dim:
+            raise HakeError("exporting Spatial-PaSta with image context is not supported; export a model without it")
 
         out = run_session(self._sess, self._info, {"layout": layout.numpy(), "maps": maps.numpy(),
                                                    "obj": obj.numpy()})
