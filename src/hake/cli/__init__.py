@@ -14,19 +14,19 @@ from hake.cli.apps import app
 
 # One line per topic module; each registers its commands on import.
 _TOPICS = [
-    "hake.cli.eval_cmd",
-    "hake.cli.a2v_cmd",
-    "hake.cli.vocab_cmd",
-    "hake.cli.infer_cmd",
-    "hake.cli.export_cmd",
-    "hake.cli.pasta_r_cmd",
-    "hake.cli.explain_cmd",
-    "hake.cli.spatial_cmd",
-    "hake.cli.pasta_bench_cmd",
-    "hake.cli.data_cmd",
-    "hake.cli.serve_cmd",
-    "hake.cli.models_cmd",
-    "hake.cli.photos_cmd",
+    "hake.cli.measure.eval_cmd",
+    "hake.cli.build.a2v_cmd",
+    "hake.cli.use.vocab_cmd",
+    "hake.cli.use.infer_cmd",
+    "hake.cli.build.export_cmd",
+    "hake.cli.build.pasta_r_cmd",
+    "hake.cli.use.explain_cmd",
+    "hake.cli.measure.spatial_cmd",
+    "hake.cli.measure.pasta_bench_cmd",
+    "hake.cli.build.data_cmd",
+    "hake.cli.use.serve_cmd",
+    "hake.cli.use.models_cmd",
+    "hake.cli.measure.photos_cmd",
 ]
 
 for _name in _TOPICS:
