@@ -141,12 +141,7 @@ JSON_PARSERS: dict[str, tuple[Any, Callable[[Any, str], Any]]] = {
 }
 
 
-#: Readers with a known structural gap (issue 14; pinned by a strict xfail in test_hardening_gt.py):
-#: fuzzed again once their owner has fixed it.
-_PENDING = {"hicodet_gt"}
-
-
-@pytest.mark.parametrize("name", sorted(set(JSON_PARSERS) - _PENDING))
+@pytest.mark.parametrize("name", sorted(JSON_PARSERS))
 @SETTINGS
 @given(data=st.data())
 def test_mutated_structure_gives_only_hake_errors(name: str, data) -> None:

@@ -11,7 +11,6 @@ from hake.datasets.hicodet import parse_test_gt
 from hake.errors import DataError
 
 GT20 = FIXTURES / "eval" / "hicodet_test_first20.json"
-PENDING = pytest.mark.xfail(strict=True, reason="issue 14: hake.datasets.hicodet accepts it (reader being rewritten)")
 
 
 def _gt() -> dict:
@@ -22,7 +21,6 @@ def test_the_fixture_is_read() -> None:
     assert len(parse_test_gt(_gt(), "gt.json")) == 20
 
 
-@PENDING
 @pytest.mark.parametrize("field", ["boxes_h", "boxes_o"])
 def test_inverted_boxes_are_refused(field: str) -> None:
     raw = _gt()
@@ -32,7 +30,6 @@ def test_inverted_boxes_are_refused(field: str) -> None:
         parse_test_gt(raw, "gt.json")
 
 
-@PENDING
 def test_an_hoi_that_contradicts_its_object_is_refused() -> None:
     raw = _gt()
     ann = raw["annotation"][0]
@@ -41,7 +38,6 @@ def test_an_hoi_that_contradicts_its_object_is_refused() -> None:
         parse_test_gt(raw, "gt.json")
 
 
-@PENDING
 def test_an_annotation_that_is_not_a_list_is_refused() -> None:
     raw = _gt()
     raw["annotation"] = None

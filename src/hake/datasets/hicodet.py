@@ -90,7 +90,7 @@ def _cat(parts: list[np.ndarray], empty: tuple[int, ...]) -> np.ndarray:
 
 def _boxes(value: object, n: int, where: str, record: object, field: str) -> np.ndarray:
     try:
-        arr = np.asarray(value, dtype=np.float64).reshape(-1, 4) if n else np.zeros((0, 4))
+        arr = np.asarray(value, dtype=np.float64).reshape(-1, 4)
     except (TypeError, ValueError):
         raise DataError("expected a list of [x1, y1, x2, y2]", file=where, record=record, field=field) from None
     if arr.shape != (n, 4):
@@ -98,6 +98,10 @@ def _boxes(value: object, n: int, where: str, record: object, field: str) -> np.
                         field=field)
     if not np.isfinite(arr).all():
         raise DataError("non-finite box coordinate", file=where, record=record, field=field)
+    bad = np.flatnonzero((arr[:, 2] < arr[:, 0]) | (arr[:, 3] < arr[:, 1]))
+    if bad.size:
+        raise DataError(f"box {int(bad[0])} is inverted (x2 < x1 or y2 < y1): {arr[bad[0]].tolist()}",
+                        file=where, record=record, field=field)
     return arr
 
 
@@ -112,6 +116,10 @@ def _ids(value: object, where: str, record: object, field: str, high: int) -> np
     return arr.astype(np.int64)
 
 
+#: The per-image keys that together describe its GT pairs (one entry per pair in each).
+_PAIR_KEYS = ("hoi", "boxes_h", "boxes_o", "object", "verb")
+
+
 def parse_test_gt(raw: dict[str, Any], where: str = "<memory>") -> HicoDetGT:
     """Validate a parsed ``instances_test2015.json`` dict and build :class:`HicoDetGT`."""
     if not isinstance(raw, dict):
@@ -120,10 +128,16 @@ def parse_test_gt(raw: dict[str, Any], where: str = "<memory>") -> HicoDetGT:
         if key not in raw:
             raise DataError("missing key", file=where, field=key)
     ann, names, size = raw["annotation"], raw["filenames"], raw["size"]
+    for key, value in (("annotation", ann), ("filenames", names), ("size", size)):
+        if not isinstance(value, list):
+            raise DataError(f"expected a list, got {type(value).__name__}", file=where, field=key)
     if not (len(ann) == len(names) == len(size)):
         raise DataError(f"annotation ({len(ann)}), filenames ({len(names)}) and size ({len(size)}) differ in length",
                         file=where, field="annotation")
     hs, os_, hois, objs, verbs = [], [], [], [], []
+    from hake.vocab import load as load_vocab
+
+    hoi_object, hoi_verb = load_vocab().hoi_object, load_vocab().hoi_verb
     for i, a in enumerate(ann):
         rec = f"{i} ({names[i]})"
         if not isinstance(a, dict):
@@ -132,14 +146,32 @@ def parse_test_gt(raw: dict[str, Any], where: str = "<memory>") -> HicoDetGT:
         n = len(hoi)
         hs.append(_boxes(a.get("boxes_h", []), n, where, rec, "boxes_h"))
         os_.append(_boxes(a.get("boxes_o", []), n, where, rec, "boxes_o"))
+        present = [k for k in _PAIR_KEYS if a.get(k)]
+        missing = [k for k in _PAIR_KEYS if k not in a]
+        if present and missing:  # a pair without one of its keys would be dropped silently
+            raise DataError(f"pairs given without {', '.join(missing)}", file=where, record=rec, field=missing[0])
         obj = _ids(a.get("object", []), where, rec, "object", 80)
         verb = _ids(a.get("verb", []), where, rec, "verb", 117)
         if len(obj) != n or len(verb) != n:
             raise DataError("hoi, object and verb lists differ in length", file=where, record=rec, field="object")
+        for key, ids, table in (("object", obj, hoi_object), ("verb", verb, hoi_verb)):
+            wrong = np.flatnonzero(table[hoi] != ids)
+            if wrong.size:
+                j = int(wrong[0])
+                raise DataError(f"pair {j}: HOI {int(hoi[j])} has {key} {int(table[hoi[j]])}, not {int(ids[j])}",
+                                file=where, record=rec, field=key)
         hois.append(hoi)
         objs.append(obj)
         verbs.append(verb)
-    sizes = np.asarray(size, dtype=np.int64).reshape(-1, 2) if len(size) else np.zeros((0, 2), np.int64)
+    try:
+        sizes_f = np.asarray(size, dtype=np.float64).reshape(-1, 2) if len(size) else np.zeros((0, 2))
+    except (TypeError, ValueError):
+        raise DataError("expected [width, height] per image", file=where, field="size") from None
+    bad = np.flatnonzero(~np.isfinite(sizes_f).all(1) | (sizes_f <= 0).any(1) | (sizes_f != np.round(sizes_f)).any(1))
+    if bad.size:
+        raise DataError(f"image size must be two positive integers, got {sizes_f[bad[0]].tolist()}", file=where,
+                        record=f"{int(bad[0])} ({names[int(bad[0])]})", field="size")
+    sizes = sizes_f.astype(np.int64)
     if "rare" in raw:
         rare = _ids(raw["rare"], where, None, "rare", NUM_HOIS)
     else:
