@@ -29,6 +29,17 @@ from hake.models.a2v_predictor import build_reasoner, load_state, save_model
 from hake.vocab import load
 
 
+def _quiet_lightning() -> None:
+    """Silence Lightning's start-up notes (accelerator lines, tips) and its internal deprecation noise:
+    they are not for hake's users; warnings and errors still show."""
+    import logging
+    import warnings
+
+    for name in ("lightning.pytorch.utilities.rank_zero", "lightning.pytorch.accelerators.cuda",
+                 "lightning.fabric.utilities.rank_zero"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\).*")
+
 def build_datasets(cfg: A2VConfig) -> tuple[Any, Any]:
     """Training and held-out datasets of a config (held-out is None if absent): :class:`InstanceDataset`,
     or :class:`ImageLevelDataset` for ``data.level = image``."""
@@ -167,6 +178,7 @@ def train(cfg: A2VConfig, *, progress: bool = False, max_steps: int = -1) -> dic
     module = build_module(cfg, label_weights(train_ds, cfg.train.max_pos_weight))
     tl, vl = loaders(cfg, train_ds, val_ds)
     ckpt = ModelCheckpoint(dirpath=str(out / "checkpoints"), save_last=True, save_top_k=0)
+    _quiet_lightning()
     trainer = L.Trainer(
         max_epochs=cfg.train.epochs, max_steps=max_steps, accelerator=cfg.train.accelerator,
         devices=cfg.train.devices, precision=cfg.train.precision, logger=_loggers(out), callbacks=[ckpt],
