@@ -149,3 +149,26 @@ def test_map_size_must_pool_to_32() -> None:
     model = SpatialPasta(SpatialConfig(map_size=128, obj_dim=8, hidden=32, group_dim=4, reasoner_hidden=32))
     layout, maps, obj = model.inputs(np.array([[0, 0, 10, 20]]), np.array([[5, 5, 30, 30]]), (100, 100), np.array([3]))
     assert maps.shape == (1, 2, 128, 128) and model(layout, maps, obj)["hoi"].shape == (1, 600)
+
+
+def test_object_bias_shifts_only_its_object_and_round_trips(tmp_path) -> None:
+    """The per-object PaSta offset table starts at zero, moves the logits of its own object's pairs only,
+    and travels in the weight file; files written without the option load with it off."""
+    torch.manual_seed(0)
+    plain = SpatialPasta(SMALL).eval()
+    model = SpatialPasta(SpatialConfig(**{**SMALL.__dict__, "object_bias": True})).eval()
+    model.load_state_dict({**plain.state_dict(), "pasta_bias.weight": model.pasta_bias.weight}, strict=True)
+    batch = _batch([HORSE, 0, -1])
+    assert np.allclose(model.predict(batch).pasta, plain.predict(batch).pasta)  # zero table = no offset
+    with torch.no_grad():
+        model.pasta_bias.weight[HORSE, HIP_SIT_ON] = 6.0
+    before, after = plain.predict(batch).pasta, model.predict(batch).pasta
+    assert after[0, HIP_SIT_ON] > before[0, HIP_SIT_ON] + 0.3
+    assert np.allclose(np.delete(after[0], HIP_SIT_ON), np.delete(before[0], HIP_SIT_ON), atol=1e-6)
+    assert np.allclose(after[1:], before[1:], atol=1e-6)
+    path = tmp_path / "bias.safetensors"
+    save_spatial_pasta(model, path)
+    again = load_spatial_pasta(path)
+    assert again.config.object_bias and np.allclose(again.predict(batch).pasta, after)
+    save_spatial_pasta(plain, tmp_path / "plain.safetensors")
+    assert load_spatial_pasta(tmp_path / "plain.safetensors").pasta_bias is None

@@ -29,6 +29,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--w-pasta", type=float, default=RECIPE.w_pasta, help="weight of the PaSta loss")
     parser.add_argument("--context", action=argparse.BooleanOptionalAction, default=bool(RECIPE_CONFIG.context_dim),
                         help="read the image context (objects of the person's other pairs and of the image)")
+    parser.add_argument("--object-bias", action=argparse.BooleanOptionalAction, default=RECIPE_CONFIG.object_bias,
+                        help="learn a PaSta logit offset per object class")
     parser.add_argument("--negatives", type=int, default=2, help="negative pairs per image")
     parser.add_argument("--max-pairs", type=int, default=0, help="subsample the training rows (0 = all)")
     parser.add_argument("--seed", type=int, default=0)
@@ -57,11 +59,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"subsampled to {len(pairs)} rows")
     options = replace(RECIPE, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, w_pasta=args.w_pasta,
                       seed=args.seed)
-    config = replace(RECIPE_CONFIG, context_dim=CONTEXT_DIM if args.context else 0)
+    config = replace(RECIPE_CONFIG, context_dim=CONTEXT_DIM if args.context else 0, object_bias=args.object_bias)
     model = fit_spatial(pairs, options, config, log=print)
     command = (f"python tools/train_spatial.py --annotation {args.annotation.name} --epochs {args.epochs} "
                f"--batch-size {args.batch_size} --lr {args.lr} --w-pasta {args.w_pasta} "
-               f"--{'' if args.context else 'no-'}context --negatives {args.negatives} "
+               f"--{'' if args.context else 'no-'}context --{'' if args.object_bias else 'no-'}object-bias "
+               f"--negatives {args.negatives} "
                f"--max-pairs {args.max_pairs} --seed {args.seed}")
     save_spatial_pasta(model, args.out, {"reproduce": command, "seed": str(args.seed)})
     print(f"wrote {args.out} in {time.perf_counter() - t0:.0f} s; sha256 {sha256_of(args.out)}")

@@ -49,6 +49,8 @@ class SpatialConfig:
         reasoner: PaSta-R kind; reasoner_hidden its hidden width; dropout of trunk and reasoner.
         context_dim: width of the optional image context (:func:`~hake.datasets.spatial_pairs.pair_context`), 0 = none;
             a model with context treats a missing context as all zeros (it is trained with context dropout).
+        object_bias: add a learned (81, 76) table of PaSta logit offsets, one row per object class (+ "no
+            object"), to the PaSta head: the object-conditional state prior inside the model.
     """
 
     map_size: int = 64
@@ -60,6 +62,7 @@ class SpatialConfig:
     dropout: float = 0.3
     layout_dim: int = LAYOUT_DIM
     context_dim: int = 0
+    object_bias: bool = False
 
 
 class SpatialPasta(nn.Module):
@@ -84,6 +87,9 @@ class SpatialPasta(nn.Module):
             nn.Linear(c.hidden, c.hidden), nn.ReLU(),
         )
         self.pasta_head = nn.Linear(c.hidden, sum(self.group_sizes))
+        self.pasta_bias = nn.Embedding(N_OBJECTS + 1, sum(self.group_sizes)) if c.object_bias else None
+        if self.pasta_bias is not None:
+            nn.init.zeros_(self.pasta_bias.weight)
         self.group_feat = nn.Linear(c.hidden, 6 * c.group_dim)
         spec = InSpec(tuple(n + c.group_dim for n in self.group_sizes), n_objects=N_OBJECTS, obj_embed_dim=c.obj_dim)
         self.reasoner = PastaR(c.reasoner, spec, hidden=c.reasoner_hidden, dropout=c.dropout)
@@ -114,6 +120,8 @@ class SpatialPasta(nn.Module):
             parts.append(self.context_mlp(context))
         h = self.trunk(torch.cat(parts, 1))
         pasta = self.pasta_head(h)
+        if self.pasta_bias is not None:
+            pasta = pasta + self.pasta_bias(obj_idx)
         feats = self.group_feat(h).chunk(6, dim=1)
         groups = [torch.cat([p, f], 1) for p, f in zip(split_groups(torch.sigmoid(pasta)), feats)]
         # one-hot without boolean-mask indexing, so the graph exports to ONNX with a dynamic pair count
