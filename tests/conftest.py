@@ -57,3 +57,7 @@ def write_tar_gz(path: Path, members: dict[str, bytes]) -> Path:
             info.size = len(data)
             tar.addfile(info, io.BytesIO(data))
     return path
+
+
+# The `standin` fixture (the deterministic stand-in PaSta model served to `hake infer`) for every test file.
+from pipeline_standin import standin  # noqa: E402,F401

@@ -10,7 +10,11 @@ object 0.02 and HOIs of other objects 0. A no-object pair has closeness 0.
 from __future__ import annotations
 
 import numpy as np
+import pytest
+from typer.testing import CliRunner
 
+import hake.engine.infer.pipeline as pipeline_module
+from hake.cli import app
 from hake.structures.contracts import PairBatch, PastaOutput
 from hake.vocab import load
 
@@ -54,3 +58,23 @@ class StandInPasta:
             hoi[k, cand[v.hoi_verb[cand] == NO_INTERACTION_VERB]] = 1 - c[k]
         verb = (hoi[:, :, None] * v.hoi_to_verb_matrix[None]).max(axis=1)
         return PastaOutput(pasta=pasta, hoi=hoi, verb=verb)
+
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def standin(monkeypatch) -> list[str]:
+    """Serve the deterministic stand-in as the PaSta model; records every load."""
+    loads: list[str] = []
+
+    def load(name: str = pipeline_module.DEFAULT_PASTA_MODEL, weights=None, device: str = "cpu"):
+        loads.append(name)
+        return StandInPasta()
+
+    monkeypatch.setattr(pipeline_module, "load_pasta_model", load)
+    return loads
+
+
+def infer(*args: str):
+    return runner.invoke(app, ["infer", *args, "--no-progress"])

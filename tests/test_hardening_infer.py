@@ -15,34 +15,17 @@ import pytest
 from PIL import Image
 from typer.testing import CliRunner
 
-import hake.engine.infer.pipeline as pipeline_module
 from conftest import shared_file
-from hake.cli import app
 from hake.datasets.io import read_image
 from hake.engine.infer.ray_runner import expand_manifests
 from hake.engine.infer.runner import collect_inputs, collect_jobs, run_jobs, temp_name
 from hake.errors import DataError, HakeWarning
 from hake.structures.results import FrameResult, Person, dumps_json
-from pipeline_standin import StandInPasta
+from pipeline_standin import infer
 
 runner = CliRunner()
 
 
-@pytest.fixture
-def standin(monkeypatch) -> list[str]:
-    """Serve the deterministic stand-in as the PaSta model; records every load."""
-    loads: list[str] = []
-
-    def load(name: str = pipeline_module.DEFAULT_PASTA_MODEL, weights=None, device: str = "cpu"):
-        loads.append(name)
-        return StandInPasta()
-
-    monkeypatch.setattr(pipeline_module, "load_pasta_model", load)
-    return loads
-
-
-def infer(*args: str):
-    return runner.invoke(app, ["infer", *args, "--no-progress"])
 
 
 class MeanPipeline:

@@ -7,33 +7,16 @@ import shutil
 
 import cv2
 import numpy as np
-import pytest
 from typer.testing import CliRunner
 
 import hake.engine.infer.pipeline as pipeline_module
 from conftest import FIXTURES, shared_file
-from hake.cli import app
 from hake.viz.overlay import PANEL_WIDTH
-from pipeline_standin import StandInPasta
+from pipeline_standin import infer
 
 runner = CliRunner()
 
 
-@pytest.fixture
-def standin(monkeypatch) -> list[str]:
-    """Serve the deterministic stand-in as the PaSta model; records every load."""
-    loads: list[str] = []
-
-    def load(name: str = pipeline_module.DEFAULT_PASTA_MODEL, weights=None, device: str = "cpu"):
-        loads.append(name)
-        return StandInPasta()
-
-    monkeypatch.setattr(pipeline_module, "load_pasta_model", load)
-    return loads
-
-
-def infer(*args: str):
-    return runner.invoke(app, ["infer", *args, "--no-progress"])
 
 
 def test_infer_a_photo_writes_json_and_overlay(tmp_path, standin) -> None:
