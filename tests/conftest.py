@@ -59,5 +59,17 @@ def write_tar_gz(path: Path, members: dict[str, bytes]) -> Path:
     return path
 
 
+def readme_python_block(section: str) -> str:
+    """The first ``python`` code block of the README section ``## <section>``, as written."""
+    import re
+
+    text = (REPO / "README.md").read_text(encoding="utf-8")
+    found = re.search(rf"^## {re.escape(section)}\n(.*?)(?=^## )", text, re.S | re.M)
+    assert found, f"README has no '## {section}' section"
+    block = re.search(r"```python\n(.*?)```", found.group(1), re.S)
+    assert block, f"the {section} section has no python example"
+    return block.group(1)
+
+
 # The `standin` fixture (the deterministic stand-in PaSta model served to `hake infer`) for every test file.
 from pipeline_standin import standin  # noqa: E402,F401

@@ -11,22 +11,16 @@ from pathlib import Path
 
 import pytest
 
-from conftest import SHARED_DATA
+from conftest import SHARED_DATA, readme_python_block
 from hake.datasets.hicodet import load_test_gt
 from hake.vocab import load
 
-README = Path(__file__).resolve().parents[1] / "README.md"
 FIXTURE = Path(__file__).parent / "fixtures" / "eval" / "hicodet_test_first20.json"
 
 
 def readme_example() -> str:
     """The first ``python`` code block of the README's Evaluation section."""
-    text = README.read_text(encoding="utf-8")
-    section = re.search(r"^## Evaluation\n(.*?)(?=^## )", text, re.S | re.M)
-    assert section, "README has no '## Evaluation' section"
-    block = re.search(r"```python\n(.*?)```", section.group(1), re.S)
-    assert block, "the Evaluation section has no python example"
-    return block.group(1)
+    return readme_python_block("Evaluation")
 
 
 def write_qpic_predictions(gt_path: Path, out: Path) -> Path:

@@ -3,23 +3,15 @@
 from __future__ import annotations
 
 import os
-import re
 import subprocess
 import sys
 
-from conftest import REPO
-
-README = REPO / "README.md"
+from conftest import REPO, readme_python_block
 
 
 def inference_example() -> str:
     """The first ``python`` code block of the README's Inference section."""
-    text = README.read_text(encoding="utf-8")
-    section = re.search(r"^## Inference\n(.*?)(?=^## )", text, re.S | re.M)
-    assert section, "README has no '## Inference' section"
-    block = re.search(r"```python\n(.*?)```", section.group(1), re.S)
-    assert block, "the Inference section has no python example"
-    return block.group(1)
+    return readme_python_block("Inference")
 
 
 def test_the_readme_inference_example_runs_as_written() -> None:
