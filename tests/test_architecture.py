@@ -89,3 +89,12 @@ def test_the_pipeline_refuses_a_model_that_cannot_predict_pasta() -> None:
 
     with pytest.raises(HakeError, match="not a PaSta model"):
         load_pasta_model("pasta_r.hake_hico")
+
+
+def test_shipped_files_name_no_machine_or_data_paths() -> None:
+    """What ships in the package (manifest, model files, tables) must not point at this checkout's data."""
+    shipped = [SRC / "manifest.json", *sorted((REPO / "models").glob("*.json")), *sorted(SRC.rglob("*.json"))]
+    for path in shipped:
+        text = path.read_text(encoding="utf-8")
+        for needle in ("../shared", "/work/", "/tmp/", "/home/", "/root/"):
+            assert needle not in text, f"{path.relative_to(REPO)} names {needle!r}"

@@ -12,8 +12,8 @@ from hake import zoo
 from hake.engine.infer.pipeline import PipelineConfig, build_detector, build_pipeline, split_detector
 from hake.engine.infer.runner import read_image
 from hake.errors import HakeError
+from hake.geometry.boxes import iou_matrix
 from hake.perception import PERSON
-from hake.perception.boxes import iou_matrix
 from hake.perception.fusion import FusedDetector, FusedPose, weighted_box_fusion
 from hake.structures import DetectedObject
 

@@ -9,8 +9,8 @@ from conftest import FIXTURES
 from hake import zoo
 from hake.engine.infer.pipeline import LARGE_POSE_MIN_AREA, build_pipeline
 from hake.engine.infer.runner import read_image
+from hake.geometry.boxes import iou_matrix
 from hake.perception import PERSON, MoveNetMultiPose, MoveNetSingle
-from hake.perception.boxes import iou_matrix
 from hake.perception.fusion import LARGE, SINGLE, WHOLE, FusedDetector, FusedPose, pose_routes
 from hake.structures import DetectedObject
 

@@ -8,9 +8,10 @@ import cv2
 import numpy as np
 import pytest
 
-from hake.datasets.keypoint_cache import KeypointCache, box_iou_np, write_keypoint_cache
+from hake.datasets.keypoint_cache import KeypointCache, write_keypoint_cache
 from hake.datasets.synth import ACTIONS, TEMPLATE, generate, is_synthetic
 from hake.errors import DataError
+from hake.geometry.boxes import iou_matrix
 from hake.vocab import load
 
 
@@ -91,10 +92,12 @@ def test_keypoint_cache_errors_name_file_and_record(tmp_path) -> None:
     assert err.value.record == "a.jpg"
 
 
-def test_box_iou_np_known_values() -> None:
+def test_iou_matrix_known_values() -> None:
     a = np.array([[0, 0, 2, 2]], float)
     b = np.array([[1, 1, 3, 3], [0, 0, 2, 2], [5, 5, 6, 6]], float)
-    np.testing.assert_allclose(box_iou_np(a, b), [[1 / 7, 1.0, 0.0]])
+    np.testing.assert_allclose(iou_matrix(a, b), [[1 / 7, 1.0, 0.0]])
+    point = np.array([[4, 4, 4, 4]], float)  # zero area: IoU 0, never NaN
+    assert iou_matrix(point, point).tolist() == [[0.0]]
 
 
 def test_generator_rejects_bad_arguments(tmp_path) -> None:

@@ -238,8 +238,9 @@ def main(argv: list[str] | None = None) -> int:
                  "(foot, hip, hand, head)", "folds": args.folds,
                  "layout_only": report["layout_only"], "cross_validated": report["cross_validated"],
                  "fit_all_photos_in_sample": report["fit_all_photos"],
-                 "reproduce": f"python tools/fit_pose_pasta.py --data ../shared/data/coco-mini --hicodet {HICODET} "
-                 "--out models/pose_pasta_coco_mini.json"}
+                 # dataset names, not this machine's paths: the file ships inside the package
+                 "reproduce": "python tools/fit_pose_pasta.py --data COCO_MINI_DIR "
+                 "--hicodet hico-det-instance-level.tar.gz --out models/pose_pasta_coco_mini.json"}
     print(json.dumps(report, indent=1))
     if args.out is not None:
         save_pose_params(final, args.out)

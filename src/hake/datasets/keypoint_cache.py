@@ -17,6 +17,7 @@ import numpy as np
 
 from hake.datasets.io import read_json
 from hake.errors import DataError
+from hake.geometry.boxes import iou_matrix
 
 FORMAT = "hake-keypoints-v1"
 
@@ -79,16 +80,6 @@ class KeypointCache:
         boxes, kps = self._entries[name]
         if len(boxes) == 0:
             return None
-        iou = box_iou_np(np.asarray(box, np.float32)[None], boxes)[0]
+        iou = iou_matrix(np.asarray(box, np.float32)[None], boxes)[0]
         best = int(iou.argmax())
         return kps[best] if iou[best] >= min_iou else None
-
-
-def box_iou_np(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """(A, B) IoU of x1y1x2y2 pixel boxes ``a`` (A, 4) and ``b`` (B, 4), continuous areas."""
-    lt = np.maximum(a[:, None, :2], b[None, :, :2])
-    rb = np.minimum(a[:, None, 2:], b[None, :, 2:])
-    inter = np.clip(rb - lt, 0, None).prod(-1)
-    area_a = np.clip(a[:, 2:] - a[:, :2], 0, None).prod(-1)
-    area_b = np.clip(b[:, 2:] - b[:, :2], 0, None).prod(-1)
-    return inter / np.maximum(area_a[:, None] + area_b[None] - inter, 1e-9)

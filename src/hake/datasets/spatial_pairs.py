@@ -23,7 +23,7 @@ import numpy as np
 from hake.datasets.gt_hake import _clear_no_interaction, merge_pairs
 from hake.datasets.hicodet import HicoDetGT
 from hake.errors import DataError
-from hake.geometry.boxes import iou_plus_one
+from hake.geometry.boxes import iou_matrix, iou_plus_one
 from hake.vocab.core import NO_INTERACTION_VERB
 from hake.vocab.core import load as load_vocab
 
@@ -69,19 +69,6 @@ CONTEXT_DIM = 160
 CONTEXT_IOU = 0.7
 
 
-def _iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """(len(a), len(b)) plain IoU of x1y1x2y2 boxes."""
-    a, b = np.asarray(a, np.float64).reshape(-1, 4), np.asarray(b, np.float64).reshape(-1, 4)
-    w = np.clip(np.minimum(a[:, None, 2], b[None, :, 2]) - np.maximum(a[:, None, 0], b[None, :, 0]), 0, None)
-    h = np.clip(np.minimum(a[:, None, 3], b[None, :, 3]) - np.maximum(a[:, None, 1], b[None, :, 1]), 0, None)
-    inter = w * h
-    area_a = np.clip(a[:, 2] - a[:, 0], 0, None) * np.clip(a[:, 3] - a[:, 1], 0, None)
-    area_b = np.clip(b[:, 2] - b[:, 0], 0, None) * np.clip(b[:, 3] - b[:, 1], 0, None)
-    union = area_a[:, None] + area_b[None, :] - inter
-    out: np.ndarray = np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
-    return out
-
-
 def pair_context(boxes_h: np.ndarray, boxes_o: np.ndarray, objects: np.ndarray, cand_h: np.ndarray,
                  cand_o: np.ndarray, cand_objects: np.ndarray) -> np.ndarray:
     """Context of each query pair from the candidate pairs of its image (all in one image).
@@ -102,8 +89,8 @@ def pair_context(boxes_h: np.ndarray, boxes_o: np.ndarray, objects: np.ndarray, 
     if not len(q_obj) or not valid.any():
         return out
     ch, co, c_obj = np.asarray(cand_h)[valid], np.asarray(cand_o)[valid], c_obj[valid]
-    same_person = _iou_matrix(boxes_h, ch) >= CONTEXT_IOU
-    own = (q_obj[:, None] == c_obj[None, :]) & (_iou_matrix(boxes_o, co) >= CONTEXT_IOU)
+    same_person = iou_matrix(boxes_h, ch) >= CONTEXT_IOU
+    own = (q_obj[:, None] == c_obj[None, :]) & (iou_matrix(boxes_o, co) >= CONTEXT_IOU)
     own &= (q_obj >= 0)[:, None]
     other = same_person & ~own  # (Q, C)
     onehot = np.eye(80, dtype=np.float32)[c_obj]  # (C, 80)

@@ -27,8 +27,9 @@ import torch
 from torch.utils.data import Dataset, Sampler
 
 from hake.datasets.io import read_image
-from hake.datasets.keypoint_cache import KeypointCache, box_iou_np
+from hake.datasets.keypoint_cache import KeypointCache
 from hake.errors import DataError
+from hake.geometry.boxes import iou_matrix
 from hake.vocab import load
 from hake.vocab.coco import FLIP
 from hake.vocab.core import NO_INTERACTION_VERB
@@ -74,7 +75,7 @@ def pair_targets(labels: list[Any], pasta_dim: int, n_verbs: int) -> dict[str, n
         bh, bo = np.asarray(lab.box_h, np.float32), np.asarray(lab.box_o, np.float32)
         match = -1
         for i, (h, o) in enumerate(zip(boxes_h, boxes_o)):
-            if box_iou_np(bh[None], h[None])[0, 0] >= 0.7 and box_iou_np(bo[None], o[None])[0, 0] >= 0.7:
+            if iou_matrix(bh[None], h[None])[0, 0] >= 0.7 and iou_matrix(bo[None], o[None])[0, 0] >= 0.7:
                 match = i
                 break
         if match < 0:
@@ -108,7 +109,7 @@ def add_negatives(t: dict[str, np.ndarray], rng: np.random.Generator, max_neg: i
     vocab = load()
     n = len(t["boxes_h"])
     cand = [(i, j) for i in range(n) for j in range(n)
-            if i != j and box_iou_np(t["boxes_h"][i:i + 1], t["boxes_h"][j:j + 1])[0, 0] < 0.7]
+            if i != j and iou_matrix(t["boxes_h"][i:i + 1], t["boxes_h"][j:j + 1])[0, 0] < 0.7]
     if not cand or max_neg <= 0:
         return t
     pick = [cand[k] for k in rng.permutation(len(cand))[:max_neg]]

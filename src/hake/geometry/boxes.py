@@ -1,4 +1,4 @@
-"""Box overlaps in the conventions of the official evaluators (numpy)."""
+"""Box overlaps (numpy): the +1-pixel convention of the official evaluators, and plain continuous IoU."""
 
 from __future__ import annotations
 
@@ -22,3 +22,20 @@ def iou_plus_one(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     ua = (a[:, 2] - a[:, 0] + 1) * (a[:, 3] - a[:, 1] + 1) + (b[:, 2] - b[:, 0] + 1) * (b[:, 3] - b[:, 1] + 1) - inter
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.where(ok, inter / np.where(ok, ua, 1.0), 0.0)
+
+
+def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """(N, M) float64 IoU of every box of ``a`` (N, 4) with every box of ``b`` (M, 4).
+
+    Boxes are x1, y1, x2, y2 in pixels with continuous areas (no +1 convention); 0 where the union is empty.
+    """
+    a = np.asarray(a, np.float64).reshape(-1, 4)
+    b = np.asarray(b, np.float64).reshape(-1, 4)
+    lt = np.maximum(a[:, None, :2], b[None, :, :2])
+    rb = np.minimum(a[:, None, 2:], b[None, :, 2:])
+    inter = np.prod(np.clip(rb - lt, 0, None), axis=2)
+    area_a = np.prod(np.clip(a[:, 2:] - a[:, :2], 0, None), axis=1)
+    area_b = np.prod(np.clip(b[:, 2:] - b[:, :2], 0, None), axis=1)
+    union = area_a[:, None] + area_b[None, :] - inter
+    iou: np.ndarray = np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
+    return iou

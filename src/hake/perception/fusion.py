@@ -28,8 +28,8 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from hake.geometry.boxes import iou_matrix
 from hake.perception.base import PERSON, Detector, PoseEstimator, check_boxes, check_image
-from hake.perception.boxes import iou_matrix
 from hake.structures import DetectedObject
 
 

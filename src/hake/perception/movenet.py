@@ -19,8 +19,8 @@ import cv2
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
+from hake.geometry.boxes import iou_matrix
 from hake.perception.base import check_boxes, check_image
-from hake.perception.boxes import iou_matrix
 from hake.perception.onnx_model import OnnxModel
 
 CROP_SCALE = 1.25

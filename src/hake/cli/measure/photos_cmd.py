@@ -8,7 +8,17 @@ import typer
 
 from hake.cli.apps import benchmark_app
 from hake.cli.common import guarded, write_json
-from hake.hub import DEFAULT_DETECTOR, DEFAULT_PASTA_MODEL, DEFAULT_PERSON_THRESHOLD, DEFAULT_POSE
+from hake.cli.options import (
+    DETECTOR,
+    DEVICE,
+    OBJECT_THRESHOLD,
+    PASTA_MODEL,
+    PERSON_THRESHOLD,
+    POSE,
+    PROGRESS,
+    THREADS,
+    WEIGHTS,
+)
 
 
 @benchmark_app.command("photos")
@@ -23,21 +33,18 @@ def benchmark_photos(
                                        help="HOI and part-state labels (hoi_labels_*.json) for HOI and PaSta AP."),
     json_out: Path | None = typer.Option(None, "--json", help="Write the report here (default: stdout)."),
     max_images: int = typer.Option(0, "--max-images", min=0, help="Benchmark the first N photos only (0 = all)."),
-    pasta_model: str = typer.Option(DEFAULT_PASTA_MODEL, "--pasta-model", help="Zoo name of the PaSta model."),
-    weights: Path | None = typer.Option(None, "--weights", help="Trained Activity2Vec weights (.safetensors)."),
-    detector: str = typer.Option(DEFAULT_DETECTOR, "--detector",
-                                 help="nanodet_m or an .onnx file; +movenet_multipose fuses its persons (default)."),
-    pose: str = typer.Option(DEFAULT_POSE, "--pose",
-                             help="Pose model: movenet_lightning, movenet_thunder or movenet_multipose."),
-    device: str = typer.Option("cpu", "--device", help="cpu or cuda."),
-    threads: int = typer.Option(1, "--threads", min=1, help="CPU threads for the models."),
-    person_threshold: float = typer.Option(DEFAULT_PERSON_THRESHOLD, "--person-threshold", min=0.0, max=1.0,
-                                           help="Minimum person score (fused scale with the default detector)."),
-    object_threshold: float = typer.Option(0.25, "--object-threshold", min=0.0, max=1.0),
+    pasta_model: str = PASTA_MODEL,
+    weights: Path | None = WEIGHTS,
+    detector: str = DETECTOR,
+    pose: str = POSE,
+    device: str = DEVICE,
+    threads: int = THREADS,
+    person_threshold: float = PERSON_THRESHOLD,
+    object_threshold: float = OBJECT_THRESHOLD,
     hoi_threshold: float = typer.Option(0.0, "--hoi-threshold", min=0.0, max=1.0,
                                         help="Minimum HOI score scored (default 0: every HOI of each pair)."),
     top_hois: int = typer.Option(600, "--top-hois", min=1, help="HOIs scored per person-object pair."),
-    progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
+    progress: bool = PROGRESS,
 ) -> None:
     """Box AP, person AP/AR, keypoint AP, HOI mAP, PaSta AP and seconds per photo of the inference pipeline."""
     import torch

@@ -8,7 +8,17 @@ import typer
 
 from hake.cli.apps import app
 from hake.cli.common import guarded
-from hake.hub import DEFAULT_DETECTOR, DEFAULT_PASTA_MODEL, DEFAULT_PERSON_THRESHOLD, DEFAULT_POSE
+from hake.cli.options import (
+    DETECTOR,
+    DEVICE,
+    OBJECT_THRESHOLD,
+    PASTA_MODEL,
+    PERSON_THRESHOLD,
+    POSE,
+    PROGRESS,
+    THREADS,
+    WEIGHTS,
+)
 
 
 @app.command("infer")
@@ -19,24 +29,20 @@ def infer_command(
     out: Path = typer.Option(..., "--out", "-o", help="Output folder for JSON / JSON Lines and overlays."),
     save_vis: bool = typer.Option(False, "--save-vis", help="Also write overlays (.png per image, .mp4 per video)."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Redo inputs whose output already exists."),
-    pasta_model: str = typer.Option(DEFAULT_PASTA_MODEL, "--pasta-model", help="Zoo name of the PaSta model."),
-    weights: Path | None = typer.Option(None, "--weights", help="Trained Activity2Vec weights (.safetensors)."),
-    detector: str = typer.Option(DEFAULT_DETECTOR, "--detector",
-                                 help="nanodet_m or an .onnx file; +movenet_multipose fuses its persons (default)."),
-    pose: str = typer.Option(DEFAULT_POSE, "--pose",
-                             help="Pose model: movenet_lightning, movenet_thunder or movenet_multipose."),
-    device: str = typer.Option("cpu", "--device", help="cpu or cuda."),
-    threads: int = typer.Option(1, "--threads", min=1, help="CPU threads for the models."),
-    person_threshold: float = typer.Option(DEFAULT_PERSON_THRESHOLD, "--person-threshold", min=0.0, max=1.0,
-                                           help="Minimum person score (fused scale with the default detector)."),
-    object_threshold: float = typer.Option(0.25, "--object-threshold", min=0.0, max=1.0,
-                                           help="Minimum detector score of an object."),
+    pasta_model: str = PASTA_MODEL,
+    weights: Path | None = WEIGHTS,
+    detector: str = DETECTOR,
+    pose: str = POSE,
+    device: str = DEVICE,
+    threads: int = THREADS,
+    person_threshold: float = PERSON_THRESHOLD,
+    object_threshold: float = OBJECT_THRESHOLD,
     hoi_threshold: float = typer.Option(0.01, "--hoi-threshold", min=0.0, max=1.0,
                                         help="Minimum HOI score (person score x object score x probability)."),
     top_states: int = typer.Option(3, "--top-states", min=1, help="States reported per body-part group."),
     top_hois: int = typer.Option(5, "--top-hois", min=1, help="HOIs reported per person-object pair."),
     max_frames: int | None = typer.Option(None, "--max-frames", min=1, help="Stop each video after N frames."),
-    progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
+    progress: bool = PROGRESS,
     engine: str = typer.Option("local", "--engine", help="local (this process) or ray (Ray Data workers)."),
     workers: int = typer.Option(2, "--workers", min=1, help="Ray workers (--engine ray)."),
     address: str | None = typer.Option(None, "--address", help="Ray cluster address; default: a local Ray."),

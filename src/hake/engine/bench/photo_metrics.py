@@ -29,7 +29,7 @@ import numpy as np
 
 from hake.errors import DataError, HakeError
 from hake.evaluation.hicodet import evaluate_hicodet
-from hake.perception.boxes import iou_matrix as box_iou
+from hake.geometry.boxes import iou_matrix as box_iou
 from hake.vocab import load as load_vocab
 
 MATCH_IOU = 0.5
