@@ -121,3 +121,15 @@ def test_nanodet_person_threshold_adds_persons_and_leaves_objects() -> None:
     assert objects(a) == objects(b)
     assert sum(d.label == PERSON for d in b) > sum(d.label == PERSON for d in a)
     assert min(d.score for d in b if d.label == PERSON) < 0.25
+
+
+def test_fused_person_nms_keeps_a_box_only_its_suppressed_neighbour_overlaps() -> None:
+    from hake.perception.fusion import _not_suppressed
+
+    a = [0, 0, 10, 10]
+    b = [2, 0, 12, 10]   # IoU 8/12 with a: suppressed by a
+    c = [9, 0, 19, 10]   # overlaps b (IoU 3/17) and a (1/19) little: kept
+    d = [0, 0, 10, 10.5]  # almost a: suppressed
+    keep = _not_suppressed(np.array([a, b, c, d], float), 0.5)
+    assert keep.tolist() == [True, False, True, False]
+    assert _not_suppressed(np.array([a, b], float), 1.0).tolist() == [True, True]  # 1.0 switches NMS off

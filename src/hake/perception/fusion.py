@@ -262,15 +262,21 @@ class FusedPose:
 
 
 def _not_suppressed(boxes: np.ndarray, iou: float) -> np.ndarray:
-    """(C,) True for each fused box (sorted by score) that overlaps no higher-scored kept box at IoU >= ``iou``."""
+    """(C,) True for each fused box (sorted by score) that survives greedy NMS at IoU ``iou``.
+
+    OpenCV's NMS, as NanoDet's per-class suppression and the pipeline's cross-class merge use; the
+    boxes arrive sorted, so their rank is the score.
+    """
+    import cv2
+
     keep = np.ones(len(boxes), bool)
     if iou >= 1 or len(boxes) < 2:
         return keep
-    overlap = iou_matrix(boxes, boxes)
-    for i in range(len(boxes)):
-        if keep[i]:
-            later = np.arange(len(boxes)) > i
-            keep[later & (overlap[i] >= iou)] = False
+    xywh = np.concatenate([boxes[:, :2], boxes[:, 2:] - boxes[:, :2]], axis=1).astype(np.float64).tolist()
+    rank = np.arange(len(boxes), 0, -1, dtype=np.float64).tolist()
+    kept = np.asarray(cv2.dnn.NMSBoxes(xywh, rank, 0.0, float(iou)), np.int64).reshape(-1)
+    keep[:] = False
+    keep[kept] = True
     return keep
 
 
