@@ -56,6 +56,10 @@ def test_cli_writes_the_report(hicodet_test_gt, tmp_path) -> None:
             assert 0 <= method[mode]["full"] <= 1 and method["sd"][mode]["full"] >= 0
     assert report["results"]["chance"]["sd"]["default"]["full"] > 0  # different seeds, different draws
     assert report["num_images"] == 120 and report["num_pairs"] > 120
+    classes = report["classes"]  # the means average all 600 / 138 / 462 HOIs, as the official code
+    assert (classes["full"], classes["rare"], classes["non_rare"]) == (600, 138, 462)
+    assert 0 < classes["full_with_gt"] < 600  # 120 images do not hold a GT pair of every HOI
+    assert classes["full_with_gt"] == classes["rare_with_gt"] + classes["non_rare_with_gt"]
     assert "| spatial_pasta |" in res.output and "IDN" in res.output
 
 

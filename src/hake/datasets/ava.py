@@ -21,6 +21,7 @@ import csv
 import heapq
 import io
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -93,7 +94,7 @@ def read_exclusions(path: str | Path | None, protocol: str = "v2019") -> set[str
         return set()
     out = set()
     with _open(path) as fh:
-        for n, row in enumerate(csv.reader(fh)):
+        for n, row in _rows(fh, path):
             if len(row) != 2:
                 raise DataError(f"expected 2 columns, got {len(row)}", file=path, record=f"row {n}", field="columns")
             out.add(frame_key(row[0], _num(row[1], protocol, path, n), protocol))
@@ -112,6 +113,21 @@ def _open(path: str | Path) -> io.StringIO:
         raise DataError(f"not UTF-8 text (byte {err.start})", file=path) from None
 
 
+def _rows(fh: io.StringIO, path: str | Path) -> Iterator[tuple[int, list[str]]]:
+    """(row number, fields) of a CSV text; a row the csv module cannot split is a DataError naming it."""
+    reader = csv.reader(fh)
+    n = 0
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as err:
+            raise DataError(f"not a CSV row: {err}", file=path, record=f"row {n}", field="columns") from None
+        yield n, row
+        n += 1
+
+
 def _num(text: str, protocol: str, path: str | Path, n: int) -> float:
     try:
         value = int(text) if protocol == "v2019" else float(text)
@@ -127,7 +143,7 @@ def _parse_python(path: str | Path, protocol: str) -> tuple[list[str], np.ndarra
     (R,) bool: the row has a box, i.e. it is not a 2-column frame-only row)."""
     videos, ts, nums, boxed = [], [], [], []
     with _open(path) as fh:
-        for n, row in enumerate(csv.reader(fh)):
+        for n, row in _rows(fh, path):
             if len(row) not in (2, 7, 8):
                 raise DataError(f"expected 2, 7 or 8 columns, got {len(row)}", file=path, record=f"row {n}",
                                 field="columns")
@@ -172,7 +188,10 @@ def _parse_arrow(path: str | Path, protocol: str, whitelist: np.ndarray | None) 
         raise DataError(f"cannot read: {err.strerror}", file=path) from None
     except UnicodeDecodeError:
         return None  # the csv-module path reports the bad byte
-    ncol = len(next(csv.reader([first]), []))
+    try:
+        ncol = len(next(csv.reader([first]), []))
+    except csv.Error:
+        return None  # e.g. a bare carriage return inside the line: the csv-module path reports it
     if ncol not in (7, 8):
         return None
     names = ["video", "ts", "x1", "y1", "x2", "y2", "action", "score"][:ncol]

@@ -108,7 +108,7 @@ def load_anno_mat(path: str | Path) -> HicoLabels:
         test = np.asarray(mat["anno_test"], dtype=np.float64)
         train = np.asarray(mat["anno_train"], dtype=np.float64)
         names = [str(np.asarray(x).reshape(-1)[0]) for x in np.asarray(mat["list_test"]).reshape(-1)]
-    except (TypeError, ValueError, IndexError) as err:
+    except (TypeError, ValueError, OverflowError, IndexError) as err:
         raise DataError(f"variables of the wrong type: {err}", file=path, field="anno_test") from None
     if test.ndim != 2 or test.shape[0] != NUM_HOIS:
         raise DataError(f"expected {NUM_HOIS} rows, got shape {test.shape}", file=path, field="anno_test")
@@ -157,7 +157,7 @@ def load_predictions(path: str | Path, num_images: int) -> np.ndarray:
                 raise DataError(f"expected {NUM_HOIS} scores, got {n}", file=path, record=i, field="scores")
         try:
             arr = np.asarray(rows, dtype=np.float64)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             raise DataError("scores must be numbers", file=path, field="scores") from None
     return check_scores(arr, num_images, str(path))
 

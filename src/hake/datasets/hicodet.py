@@ -91,7 +91,7 @@ def _cat(parts: list[np.ndarray], empty: tuple[int, ...]) -> np.ndarray:
 def _boxes(value: object, n: int, where: str, record: object, field: str) -> np.ndarray:
     try:
         arr = np.asarray(value, dtype=np.float64).reshape(-1, 4)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise DataError("expected a list of [x1, y1, x2, y2]", file=where, record=record, field=field) from None
     if arr.shape != (n, 4):
         raise DataError(f"expected {n} boxes of 4 numbers, got shape {arr.shape}", file=where, record=record,
@@ -108,7 +108,7 @@ def _boxes(value: object, n: int, where: str, record: object, field: str) -> np.
 def _ids(value: object, where: str, record: object, field: str, high: int) -> np.ndarray:
     try:
         arr = np.asarray(value, dtype=np.float64).reshape(-1)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise DataError("expected a list of integers", file=where, record=record, field=field) from None
     if arr.size and (not np.isfinite(arr).all() or (arr != np.round(arr)).any() or arr.min() < 0
                      or arr.max() >= high):
@@ -165,7 +165,7 @@ def parse_test_gt(raw: dict[str, Any], where: str = "<memory>") -> HicoDetGT:
         verbs.append(verb)
     try:
         sizes_f = np.asarray(size, dtype=np.float64).reshape(-1, 2) if len(size) else np.zeros((0, 2))
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise DataError("expected [width, height] per image", file=where, field="size") from None
     bad = np.flatnonzero(~np.isfinite(sizes_f).all(1) | (sizes_f <= 0).any(1) | (sizes_f != np.round(sizes_f)).any(1))
     if bad.size:
@@ -190,7 +190,7 @@ def parse_test_gt(raw: dict[str, Any], where: str = "<memory>") -> HicoDetGT:
     if raw.get("correspondence") is not None:
         try:
             table = np.asarray(raw["correspondence"], dtype=np.int64).reshape(NUM_HOIS, 3)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             raise DataError(f"expected {NUM_HOIS} rows [hoi, object, verb]", file=where,
                             field="correspondence") from None
         if (not np.array_equal(table[:, 0], np.arange(NUM_HOIS)) or table[:, 1].min() < 0 or table[:, 1].max() >= 80
@@ -235,7 +235,7 @@ def parse_detections(raw: object, num_images: int, where: str = "<memory>") -> H
     for i, dets in enumerate(per_image):
         try:
             arr = np.asarray(dets, dtype=np.float64).reshape(-1, 10) if len(dets) else np.zeros((0, 10))
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             raise DataError("expected rows of 10 numbers [hoi, hx1,hy1,hx2,hy2, ox1,oy1,ox2,oy2, score]",
                             file=where, record=i, field="detections") from None
         if arr.shape[0] != len(dets):

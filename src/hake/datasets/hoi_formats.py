@@ -96,7 +96,7 @@ def _numbers(values: list[Any], shape: tuple[int, ...], where: str, record: str,
     integers in ``ints = (low, high)`` when given."""
     try:
         arr = np.asarray(values, dtype=np.float64).reshape(shape)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise DataError(f"expected numbers of shape {shape}", file=where, record=record, field=field) from None
     bad = np.isnan(arr) if field.endswith("score") else ~np.isfinite(arr)
     if ints is not None:
@@ -311,7 +311,7 @@ def read_table(path: str | Path, gt: HicoDetGT) -> HicoDetDetections:
         try:
             values: np.ndarray = tbl.column(name).to_numpy(zero_copy_only=False).astype(np.float64)
             return values
-        except (TypeError, ValueError, pa.ArrowInvalid):
+        except (TypeError, ValueError, OverflowError, pa.ArrowInvalid):
             raise DataError("not numeric", file=path, field=name) from None
 
     boxes = {p: np.stack([col(f"{p}_{c}") for c in ("x1", "y1", "x2", "y2")], axis=1) for p in "ho"}

@@ -55,7 +55,7 @@ class KeypointCache:
             try:
                 boxes = np.asarray(e["boxes"], np.float32).reshape(-1, 4)
                 kps = np.asarray(e["keypoints"], np.float32).reshape(-1, 17, 3)
-            except (KeyError, TypeError, ValueError) as err:
+            except (KeyError, TypeError, ValueError, OverflowError) as err:
                 raise DataError(f"bad entry: {err}", file=self.path, record=name, field="keypoints") from None
             if len(boxes) != len(kps):
                 raise DataError(f"{len(boxes)} boxes but {len(kps)} poses", file=self.path, record=name,

@@ -55,7 +55,7 @@ def _vsrl(vcoco: object, where: str) -> list[dict]:
                      "ann_id": np.asarray(x["ann_id"], np.int64).reshape(-1),
                      "label": np.asarray(x["label"], np.int64).reshape(-1)}
             entry["role_object_id"] = np.asarray(x["role_object_id"], np.int64).reshape(len(roles), -1).T
-        except (KeyError, TypeError, ValueError) as err:
+        except (KeyError, TypeError, ValueError, OverflowError) as err:
             raise DataError(f"malformed action entry: {err}", file=where, record=a, field="role_object_id") from None
         if not (len(entry["ann_id"]) == len(entry["label"]) == len(entry["image_id"]) == len(entry["role_object_id"])):
             raise DataError("image_id, ann_id, label and role_object_id differ in length", file=where, record=a,
@@ -189,7 +189,7 @@ def parse_vcoco_detections(dets: object, actions: list[str], roles: list[list[st
                     if val is not None:
                         v = np.asarray(val, np.float32).reshape(5)
                         rbox[d, a, j], rscore[d, a, j] = v[:4], v[4]
-        except (KeyError, TypeError, ValueError) as err:
+        except (KeyError, TypeError, ValueError, OverflowError) as err:
             raise DataError(f"malformed detection: {err!r}", file=where, record=d) from None
     return VcocoDetections(img, pbox, agent, rbox, rscore)
 

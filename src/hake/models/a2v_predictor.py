@@ -92,7 +92,7 @@ def _reasoner_meta(text: str | None, path: str | Path) -> dict[str, Any]:
     """The ``reasoner`` metadata entry, its types and sizes checked before anything is allocated."""
     try:
         rm = json.loads(text) if text is not None else None
-    except (TypeError, ValueError, RecursionError):
+    except (TypeError, ValueError, OverflowError, RecursionError):
         rm = None
     dims = rm.get("in_dims") if isinstance(rm, dict) else None
     n_out = rm.get("n_out") if isinstance(rm, dict) else None

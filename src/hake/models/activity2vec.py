@@ -79,7 +79,7 @@ class A2VSpec:
         """
         try:
             raw = json.loads(text)
-        except (TypeError, ValueError, RecursionError):
+        except (TypeError, ValueError, OverflowError, RecursionError):
             raise DataError("spec is not JSON", file=where, field="spec") from None
         if not isinstance(raw, dict):
             raise DataError("spec must be a JSON object", file=where, field="spec")

@@ -208,7 +208,7 @@ def load_pasta_r(path: str | Path) -> PastaR:
         raise DataError("no PaSta-R config in the metadata", file=path, field="config")
     try:
         model = PastaR.from_config(json.loads(meta["config"]))
-    except (KeyError, TypeError, ValueError, json.JSONDecodeError) as err:
+    except (KeyError, TypeError, ValueError, OverflowError, json.JSONDecodeError) as err:
         raise DataError(f"bad PaSta-R config: {err}", file=path, field="config") from None
     return load_into(model, state, path)
 

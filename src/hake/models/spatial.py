@@ -185,7 +185,7 @@ def load_spatial_pasta(path: str | Path) -> SpatialPasta:
     state, meta = read_weights(path)
     try:
         model = SpatialPasta(SpatialConfig(**json.loads(meta["hake"])["config"]))
-    except (KeyError, TypeError, ValueError) as err:
+    except (KeyError, TypeError, ValueError, OverflowError) as err:
         raise DataError(f"bad Spatial-PaSta config: {err}", file=path, field="hake") from None
     return load_into(model, state, path)
 

@@ -19,7 +19,10 @@ def synth_command(
     size: int = typer.Option(128, "--size", help="Image side in pixels."),
     seed: int = typer.Option(0, "--seed", help="Random seed."),
 ) -> None:
-    """Draw a synthetic HAKE-HICO-DET set whose part states are visible by construction."""
+    """Draw a synthetic HAKE-HICO-DET set whose part states are visible by construction.
+
+    For smoke tests of training only: figures on it are not benchmarks.
+    """
     from hake.datasets.synth import generate
 
     meta = generate(out, n, size=size, seed=seed)
@@ -59,7 +62,10 @@ def train_a2v_command(
     resume: str | None = typer.Option(None, "--resume", help="Checkpoint to resume, or 'last'."),
     progress: bool = typer.Option(False, "--progress", help="Show Lightning's progress bar."),
 ) -> None:
-    """Train Activity2Vec / PaSta-R; writes RUN/metrics.json and RUN/model.safetensors."""
+    """Train Activity2Vec / PaSta-R; writes RUN/metrics.json and RUN/model.safetensors.
+
+    On a `hake data synth` folder the run is a smoke test, and metrics.json says so (`smoke_test`).
+    """
     from hake.engine.train.a2v import train
     from hake.engine.train.a2v_config import resolve_config
 

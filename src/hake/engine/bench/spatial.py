@@ -201,7 +201,7 @@ def run_spatial_benchmark(gt: HicoDetGT, models: list[Any], protocol: str = "gt_
     Returns:
         ``{"protocol", "results": {method: {"default": {full, rare, non_rare}, "known_object": {...},
         "sd": {"default": ..., "known_object": ...}, "seeds": n}}, "anchors", "pair_nms", "num_images",
-        "num_pairs", "num_rows"}``; mAP values are fractions in [0, 1] (sd with ddof 1, 0 for one run).
+        "num_pairs", "num_rows", "classes"}``; mAP values are fractions in [0, 1] (sd with ddof 1, 0 for one run).
     """
     if protocol not in PROTOCOLS:
         raise HakeError(f"unknown protocol {protocol!r}; choose from {', '.join(PROTOCOLS)}")
@@ -221,12 +221,27 @@ def run_spatial_benchmark(gt: HicoDetGT, models: list[Any], protocol: str = "gt_
     n_rows = int((load_vocab().hoi_object[None, :] == pairs.object[:, None]).sum())
     return {"protocol": protocol, "results": {name: mean_sd(r) for name, r in runs.items()},
             "anchors": ANCHORS, "pair_nms": use_pair_nms, "verb_weight": vw, "num_images": len(gt),
-            "num_pairs": len(pairs), "num_rows": n_rows}
+            "num_pairs": len(pairs), "num_rows": n_rows, "classes": class_counts(gt)}
+
+
+def class_counts(gt: HicoDetGT) -> dict[str, int]:
+    """The HOI classes the Full / Rare / Non-Rare means average (the official code averages all of
+    them), and how many of each have at least one GT pair in ``gt`` (fewer with ``--max-images``)."""
+    present = np.zeros(600, bool)
+    for hois in gt.hoi:
+        present[np.asarray(hois, np.int64)] = True
+    return {"full": 600, "rare": int(len(gt.rare)), "non_rare": int(len(gt.non_rare)),
+            "full_with_gt": int(present.sum()), "rare_with_gt": int(present[gt.rare].sum()),
+            "non_rare_with_gt": int(present[gt.non_rare].sum())}
 
 
 def format_table(report: dict[str, Any]) -> str:
     """A Markdown table of the report's mAP values (percent, mean ± sd, two decimals) and the anchors."""
-    lines = [f"protocol {report['protocol']}, pair NMS {'on' if report['pair_nms'] else 'off'}",
+    c = report.get("classes", {})
+    lines = [f"protocol {report['protocol']}, pair NMS {'on' if report['pair_nms'] else 'off'}; means over "
+             f"{c.get('full', 600)} / {c.get('rare', 138)} / {c.get('non_rare', 462)} HOIs (Full / Rare / Non-Rare), "
+             f"{c.get('full_with_gt', '?')} / {c.get('rare_with_gt', '?')} / {c.get('non_rare_with_gt', '?')} "
+             "with a GT pair here",
              "| method | runs | Default Full | Default Rare | Default Non-Rare | KO Full | KO Rare | KO Non-Rare |",
              "|---|---|---|---|---|---|---|---|"]
     for name, res in report["results"].items():
