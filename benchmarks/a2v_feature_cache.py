@@ -38,8 +38,8 @@ def run(backbone: str, n: int, size: int, work: Path) -> dict:
     import torch
     from torch.utils.data import DataLoader
 
+    from hake.datasets.builders.synth import generate
     from hake.datasets.keypoint_cache import KeypointCache
-    from hake.datasets.synth import generate
     from hake.datasets.torch import InstanceDataset, collate
     from hake.engine.train.a2v import build_module, label_weights
     from hake.engine.train.a2v_config import synthetic_defaults

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 import torch
 
+from hake.datasets.builders.synth import generate
 from hake.datasets.keypoint_cache import KeypointCache
-from hake.datasets.synth import generate
 from hake.datasets.torch import Augment, ImageLevelDataset, InstanceDataset, add_negatives, collate, pair_targets
 from hake.engine.train.lightning_module import image_max
 from hake.errors import DataError

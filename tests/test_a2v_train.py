@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 from conftest import REPO, shared_file
 from hake.cli import app
-from hake.datasets.synth import generate
+from hake.datasets.builders.synth import generate
 from hake.engine.train.a2v import train
 from hake.engine.train.a2v_config import A2VConfig, config_from_dict, load_config, synthetic_defaults
 from hake.errors import DataError

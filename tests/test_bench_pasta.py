@@ -10,9 +10,9 @@ from typer.testing import CliRunner
 
 from conftest import FIXTURES
 from hake.cli import app
-from hake.datasets.gt_hake import is_heldout
+from hake.datasets.builders.gt_hake import is_heldout
+from hake.datasets.builders.spatial_pairs import PairArrays
 from hake.datasets.hake_json import load_instance_level
-from hake.datasets.spatial_pairs import PairArrays
 from hake.engine.bench.pasta import object_prior_scores, split_pairs, state_ap, summarise
 from hake.evaluation.pasta import no_interaction_states
 from hake.vocab.core import load as load_vocab

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from hake.datasets.spatial_pairs import GtPairs
+from hake.datasets.builders.spatial_pairs import GtPairs
 from hake.engine.bench.spatial import duplicate_groups, pair_nms
 from hake.engine.bench.spread import mean_sd, random_tie_break
 
@@ -56,8 +56,8 @@ def test_mean_sd_over_runs() -> None:
 def test_validation_gt_from_real_instance_labels_scores_its_own_pairs_perfectly() -> None:
     from pathlib import Path
 
+    from hake.datasets.builders.spatial_pairs import gt_pairs
     from hake.datasets.hake_json import load_instance_level
-    from hake.datasets.spatial_pairs import gt_pairs
     from hake.engine.bench.spatial import candidate_rows, gt_from_instances
     from hake.evaluation.hicodet import evaluate_hicodet
 

@@ -21,8 +21,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from conftest import FIXTURES
-from hake.datasets import ava, gt_hake, hico, hicodet, keypoint_cache, stats
+from hake.datasets import ava, hico, hicodet, keypoint_cache, stats
 from hake.datasets import io as hio
+from hake.datasets.builders import gt_hake
 from hake.errors import HakeError
 from test_hake_readers_corrupt import WRONG, apply_bytes, byte_edit, paths_of, tar_gz
 

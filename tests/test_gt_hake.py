@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from conftest import FIXTURES
-from hake.datasets.gt_hake import GtHakeData, is_heldout, load_gt_hake, merge_pairs
+from hake.datasets.builders.gt_hake import GtHakeData, is_heldout, load_gt_hake, merge_pairs
 from hake.engine.bench.baselines import interaction_pasta, object_prior, pasta_prior
 from hake.errors import DataError
 from hake.vocab.core import load as load_vocab

@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 
 from conftest import FIXTURES
 from hake.cli import app
-from hake.datasets.gt_hake import load_gt_hake
+from hake.datasets.builders.gt_hake import load_gt_hake
 
 IMAGE_FIX = FIXTURES / "gt_hake" / "hico_image_level_600.tar.gz"
 INSTANCE_FIX = FIXTURES / "gt_hake" / "hico_det_instance_level_200.tar.gz"

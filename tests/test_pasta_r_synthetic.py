@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from hake.datasets.gt_hake import GtHakeData
+from hake.datasets.builders.gt_hake import GtHakeData
 from hake.engine.train.pasta_r import TrainConfig, build_model, evaluate_scores, fit, predict
 from hake.models.pasta_r import KINDS
 from hake.vocab.core import load as load_vocab

@@ -36,7 +36,7 @@ def test_loads_by_name() -> None:
 
 
 def test_recorded_heldout_metrics_are_reproduced(hake_image_level) -> None:
-    from hake.datasets.gt_hake import load_gt_hake
+    from hake.datasets.builders.gt_hake import load_gt_hake
     from hake.engine.bench.baselines import object_prior
     from hake.engine.train.pasta_r import evaluate_scores, metrics_of, predict
 

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 import numpy as np
 import pytest
 
+from hake.datasets.builders.spatial_pairs import gt_pairs, hoi_counts, object_prior, training_pairs
 from hake.datasets.hicodet import load_test_gt, parse_test_gt
-from hake.datasets.spatial_pairs import gt_pairs, hoi_counts, object_prior, training_pairs
 from hake.engine.bench.spatial import candidate_rows, subset_gt
 from hake.errors import DataError
 from hake.evaluation.hicodet import evaluate_hicodet
@@ -98,7 +98,7 @@ def test_negatives_and_person_only_rows() -> None:
 
 
 def test_pair_context_lists_the_persons_other_objects_and_the_images_objects() -> None:
-    from hake.datasets.spatial_pairs import pair_context
+    from hake.datasets.builders.spatial_pairs import pair_context
 
     person, other_person = [0, 0, 100, 200], [400, 0, 500, 200]
     cup, cup_dup, chair, horse = [10, 10, 30, 30], [11, 10, 31, 30], [0, 100, 100, 220], [380, 50, 600, 250]

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from hake import hub, zoo
-from hake.datasets.spatial_pairs import PairArrays
+from hake.datasets.builders.spatial_pairs import PairArrays
 from hake.engine.train.spatial import FitOptions, fit_spatial
 from hake.errors import DataError, HakeError
 from hake.models.spatial import SpatialConfig, SpatialPasta, load_spatial_pasta, save_spatial_pasta

@@ -8,8 +8,8 @@ import cv2
 import numpy as np
 import pytest
 
+from hake.datasets.builders.synth import ACTIONS, TEMPLATE, generate, is_synthetic
 from hake.datasets.keypoint_cache import KeypointCache, write_keypoint_cache
-from hake.datasets.synth import ACTIONS, TEMPLATE, generate, is_synthetic
 from hake.errors import DataError
 from hake.geometry.boxes import iou_matrix
 from hake.vocab import load

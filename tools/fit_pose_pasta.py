@@ -5,7 +5,7 @@
     python tools/fit_pose_pasta.py --data ../shared/data/coco-mini --score models/pose_pasta_coco_mini.json
 
 Step 1 counts the verb ↔ part-state table P(state | verb) on the HAKE-HICO-DET instance labels
-(pairs merged as in :func:`hake.datasets.gt_hake.instance_level_data`; ``no_interaction`` states
+(pairs merged as in :func:`hake.datasets.builders.gt_hake.instance_level_data`; ``no_interaction`` states
 left out; entries below 0.05 dropped). Step 2 runs hake's default perception (NanoDet + ``--pose``)
 once over the labelled photos and caches the frames under ``--cache``. Step 3 scores a parameter
 set with the scorers of ``hake benchmark photos`` (:mod:`hake.engine.bench.photo_metrics`: PaSta AP
@@ -45,7 +45,7 @@ HICODET = "../shared/data/hake/annotations/hico-det-instance-level.tar.gz"
 
 def verb_state_table(path: Path) -> dict[str, dict[str, float]]:
     """``{verb: {"group:state": P(state | verb)}}`` counted on HAKE-HICO-DET pairs (>= 0.05, 3 decimals)."""
-    from hake.datasets.gt_hake import load_gt_hake
+    from hake.datasets.builders.gt_hake import load_gt_hake
 
     vocab = load_vocab()
     data = load_gt_hake(path, "instance")

@@ -4,7 +4,7 @@
 
 The MLP reasoner (hidden 1024) on PaSta-76 one-hots + 10 part flags + the objects present, seed 0,
 the GT-HAKE profile of ``hake.engine.train.pasta_r``, trained on the 80 % training part of the fixed
-split (sha1 rule, see ``hake.datasets.gt_hake``). Writes ``models/pasta_r_hake_hico.safetensors`` (config,
+split (sha1 rule, see ``hake.datasets.builders.gt_hake``). Writes ``models/pasta_r_hake_hico.safetensors`` (config,
 training settings and held-out metrics in its metadata) and prints its sha256. On one CPU thread with
 the same torch version the file is identical bit for bit; ``--check`` retrains in a temporary folder and
 compares the sha256 with the model manifest instead of writing.
@@ -22,7 +22,7 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import torch  # noqa: E402
 
-from hake.datasets.gt_hake import SPLIT_RULE, load_gt_hake  # noqa: E402
+from hake.datasets.builders.gt_hake import SPLIT_RULE, load_gt_hake  # noqa: E402
 from hake.engine.train.pasta_r import TrainConfig, run_gt_hake  # noqa: E402
 from hake.hub import manifest, model_dir, sha256_of  # noqa: E402
 from hake.models.pasta_r import save_pasta_r  # noqa: E402

@@ -41,8 +41,8 @@ def main(argv: list[str] | None = None) -> int:
     import numpy as np
     import torch
 
+    from hake.datasets.builders.spatial_pairs import CONTEXT_DIM, training_pairs
     from hake.datasets.hake_json import load_instance_level
-    from hake.datasets.spatial_pairs import CONTEXT_DIM, training_pairs
     from hake.engine.train.spatial import fit_spatial
     from hake.hub import sha256_of
     from hake.models.spatial import save_spatial_pasta

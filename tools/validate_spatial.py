@@ -2,7 +2,7 @@
 
     python tools/validate_spatial.py --annotation hico-det-instance-level.tar.gz --w-pasta 8 --object-bias
 
-Split: HAKE-HICO-DET images by the fixed hash (:func:`hake.datasets.gt_hake.is_heldout`); fold 0 (the
+Split: HAKE-HICO-DET images by the fixed hash (:func:`hake.datasets.builders.gt_hake.is_heldout`); fold 0 (the
 ``hake benchmark pasta`` held-out images) is not read, fold 1 is the validation split, the model is
 trained on folds 2-4. Prints (and with ``--json`` writes) the validation PaSta-76 mAP of the model
 alone and with the object prior's log-odds added at several weights (as ``hake benchmark pasta``), and
@@ -42,9 +42,9 @@ def main(argv: list[str] | None = None) -> int:
 
     import torch
 
-    from hake.datasets.gt_hake import is_heldout
+    from hake.datasets.builders.gt_hake import is_heldout
+    from hake.datasets.builders.spatial_pairs import CONTEXT_DIM, gt_pairs, training_pairs
     from hake.datasets.hake_json import load_instance_level
-    from hake.datasets.spatial_pairs import CONTEXT_DIM, gt_pairs, training_pairs
     from hake.engine.bench.pasta import _log_odds, object_prior_scores, spatial_pasta_scores, state_ap, summarise
     from hake.engine.bench.spatial import _evaluate, duplicate_groups, gt_from_instances, spatial_scores
     from hake.engine.train.spatial import fit_spatial

@@ -20,7 +20,7 @@ from hake.errors import DataError
 from hake.evaluation.ap import PRCurves, segment_voc11, stable_argsort
 from hake.evaluation.matching import best_gt, expand_pairs, first_per_key, iou_plus_one
 from hake.evaluation.result import TwoModeResult
-from hake.vocab.sizes import NUM_HOIS
+from hake.vocab.sizes import NUM_HOIS, NUM_OBJECTS
 
 MIN_OVERLAP = 0.5
 
@@ -54,7 +54,7 @@ class HicoDetResult(TwoModeResult[HicoDetMode]):
 
 def known_object_mask(gt: HicoDetGT, hoi_object: np.ndarray) -> tuple[np.ndarray, str]:
     """(N, 80) bool: image n is labelled +1 for some HOI of object o; and where that came from."""
-    mask = np.zeros((len(gt), 80), dtype=bool)
+    mask = np.zeros((len(gt), NUM_OBJECTS), dtype=bool)
     if gt.image_pos_labels is not None:
         source, labels = "image_pos_labels", gt.image_pos_labels
     else:

@@ -16,7 +16,6 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import torch
@@ -55,7 +54,6 @@ class Family:
         name: family id stored in the ONNX metadata (``pasta_r``, ``activity2vec``, ``spatial_pasta``).
         matches: ``matches(model) -> bool`` for a loaded PyTorch model object.
         graph: ``graph(model) -> Graph``.
-        load_file: ``load_file(path) -> model`` for ``--weights FILE``.
         real_inputs: ``real_inputs(model, pair_batches) -> [inputs]`` for families checked on photos
             (PaSta-R and Activity2Vec have their own in :mod:`hake.export.inputs`).
     """
@@ -63,7 +61,6 @@ class Family:
     name: str
     matches: Callable[[Any], bool]
     graph: Callable[[Any], Graph]
-    load_file: Callable[[Path], Any]
     real_inputs: Callable[[Any, list[Any]], list[dict[str, Any]]] | None = None
 
 
@@ -161,13 +158,7 @@ def _is_pasta_r(model: Any) -> bool:
     return isinstance(model, PastaR)
 
 
-def _load_pasta_r(path: Path) -> Any:
-    from hake.models.pasta_r import load_pasta_r
-
-    return load_pasta_r(path)
-
-
-register_family(Family("pasta_r", _is_pasta_r, _pasta_r_graph, _load_pasta_r))
+register_family(Family("pasta_r", _is_pasta_r, _pasta_r_graph))
 
 
 # --- Activity2Vec -------------------------------------------------------------------------------
@@ -230,10 +221,4 @@ def _is_a2v(model: Any) -> bool:
     return isinstance(model, (A2VPredictor, Activity2Vec))
 
 
-def _load_a2v(path: Path) -> Any:
-    from hake.models.a2v_predictor import A2VPredictor
-
-    return A2VPredictor.load(path)
-
-
-register_family(Family("activity2vec", _is_a2v, _a2v_graph, _load_a2v))
+register_family(Family("activity2vec", _is_a2v, _a2v_graph))

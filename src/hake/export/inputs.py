@@ -1,7 +1,7 @@
 """Real inputs for checking an exported model against PyTorch.
 
 - PaSta-R (GT-HAKE inputs): the PaSta-76 multi-hots, part flags and object multi-hots of a HAKE
-  annotation file (image or instance level, read by :mod:`hake.datasets.gt_hake`), or the PaSta
+  annotation file (image or instance level, read by :mod:`hake.datasets.builders.gt_hake`), or the PaSta
   probabilities of the default PaSta model on the human-object pairs found in photos.
 - Activity2Vec / Spatial-PaSta: photos run through the shipped detector and pose model; the
   human-object pairs the pipeline would hand to the PaSta model are recorded (:func:`pair_batches`)
@@ -67,7 +67,7 @@ def hake_annotation_inputs(path: Path, group_dims: Sequence[int], n_parts: int, 
     Uses :func:`hake.engine.gt_hake.load_gt_hake`: ``pasta`` (N, 76) PaSta-76 multi-hots, ``parts``
     (N, 10) part flags (image level; all ones at instance level), ``objects`` (N, 80) objects present.
     """
-    from hake.datasets.gt_hake import load_gt_hake
+    from hake.datasets.builders.gt_hake import load_gt_hake
     from hake.vocab import load
 
     if tuple(group_dims) != load().group_sizes("pasta76"):

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -18,7 +17,7 @@ from torch import nn
 
 from hake.errors import HakeError
 from hake.export.graphs import Family, Graph, register_family
-from hake.models.spatial import SpatialConfig, SpatialPasta, load_spatial_pasta
+from hake.models.spatial import SpatialConfig, SpatialPasta
 from hake.structures.contracts import PairBatch
 
 INPUTS = ["layout", "maps", "obj"]
@@ -81,8 +80,4 @@ def onnx_runtime_model(sess: Any, info: Any) -> SpatialPasta:
     return _OrtSpatialPasta(sess, info).eval()
 
 
-def _load(path: Path) -> SpatialPasta:
-    return load_spatial_pasta(path)
-
-
-register_family(Family("spatial_pasta", lambda m: isinstance(m, SpatialPasta), _graph, _load, real_inputs))
+register_family(Family("spatial_pasta", lambda m: isinstance(m, SpatialPasta), _graph, real_inputs))

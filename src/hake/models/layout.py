@@ -8,7 +8,7 @@ share of the object's area in each cell of a 3×3 grid over the human box (head 
 in the middle row, feet at the bottom). The 2×64×64 iCAN/TIN interaction map is
 :func:`hake.models.pair_streams.interaction_maps` (torch), shared with Activity2Vec.
 
-The optional image context of a pair is :func:`hake.datasets.spatial_pairs.pair_context`.
+The optional image context of a pair is :func:`hake.datasets.builders.spatial_pairs.pair_context`.
 
 All boxes are x1y1x2y2 in pixels, 0-based; sizes are (width, height) in pixels.
 """

@@ -47,7 +47,8 @@ class SpatialConfig:
         hidden: width of the trunk.
         group_dim: width of the per-group feature appended to each group's PaSta probabilities.
         reasoner: PaSta-R kind; reasoner_hidden its hidden width; dropout of trunk and reasoner.
-        context_dim: width of the optional image context (:func:`~hake.datasets.spatial_pairs.pair_context`), 0 = none;
+        context_dim: width of the optional image context
+            (:func:`~hake.datasets.builders.spatial_pairs.pair_context`), 0 = none;
             a model with context treats a missing context as all zeros (it is trained with context dropout).
         object_bias: add a learned (81, 76) table of PaSta logit offsets, one row per object class (+ "no
             object"), to the PaSta head: the object-conditional state prior inside the model.
@@ -105,7 +106,8 @@ class SpatialPasta(nn.Module):
             layout: (B, layout_dim) raw :func:`pair_layout` rows (normalised here).
             maps: (B, 2, map_size, map_size) interaction maps.
             obj: (B,) int64 object 0..79, -1 for none.
-            context: (B, context_dim) :func:`~hake.datasets.spatial_pairs.pair_context` rows, or None (all zeros);
+            context: (B, context_dim) :func:`~hake.datasets.builders.spatial_pairs.pair_context` rows, or None
+                (all zeros);
                 ignored by a model without context.
 
         Returns:

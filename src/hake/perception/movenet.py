@@ -20,6 +20,7 @@ import numpy as np
 from scipy.optimize import linear_sum_assignment
 
 from hake.geometry.boxes import iou_matrix
+from hake.hub import DEFAULT_POSE
 from hake.perception.base import check_boxes, check_image
 from hake.perception.onnx_model import OnnxModel
 
@@ -44,7 +45,7 @@ class MoveNetSingle:
         device: ``"cpu"`` or ``"cuda"``.
     """
 
-    def __init__(self, source: str | Path = "pose.movenet_lightning", threads: int = 1, device: str = "cpu") -> None:
+    def __init__(self, source: str | Path = f"pose.{DEFAULT_POSE}", threads: int = 1, device: str = "cpu") -> None:
         self.model = OnnxModel(source, threads=threads, device=device)
         self.size = int(self.model.input.shape[1])
 

@@ -1,6 +1,6 @@
 """A thin wrapper around an onnxruntime session: sha256-checked file, thread count, run time.
 
-Weight files are resolved through the model zoo (:func:`hake.models.zoo.weight_path`), which
+Weight files are resolved through the model zoo (:func:`hake.hub.weight_path`), which
 verifies the sha256 listed in the manifest before the file is opened.
 """
 
@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -17,13 +18,21 @@ from hake.hub import weight_path
 PROVIDERS = {"cpu": ["CPUExecutionProvider"], "cuda": ["CUDAExecutionProvider", "CPUExecutionProvider"]}
 
 
+def parse_device(device: str) -> tuple[str, int]:
+    """``"cpu"`` -> ("cpu", 0); ``"cuda"`` / ``"cuda:N"`` -> ("cuda", N); anything else is a HakeError."""
+    kind, _, index = str(device).partition(":")
+    if kind not in PROVIDERS or (index and (kind == "cpu" or not index.isdigit())):
+        raise HakeError(f"unknown device {device!r}; use cpu, cuda or cuda:N")
+    return kind, int(index or 0)
+
+
 class OnnxModel:
     """An onnxruntime session with a known input and a running total of inference time.
 
     Args:
         source: a zoo name (``"detector.nanodet_m"``) or a path to an ``.onnx`` file.
         threads: onnxruntime intra-op threads (1 by default: the machines are shared).
-        device: ``"cpu"`` or ``"cuda"``.
+        device: ``"cpu"``, ``"cuda"`` or ``"cuda:N"`` (GPU N, onnxruntime's ``device_id``).
 
     Attributes:
         run_seconds: wall time spent inside ``session.run`` since creation (or the last reset).
@@ -36,16 +45,17 @@ class OnnxModel:
         path = Path(source) if str(source).endswith(".onnx") else weight_path(str(source))
         if not path.is_file():
             raise HakeError(f"ONNX model not found: {path}")
-        if device not in PROVIDERS:
-            raise HakeError(f"unknown device {device!r}; use one of {sorted(PROVIDERS)}")
+        kind, index = parse_device(device)
         options = ort.SessionOptions()
         options.intra_op_num_threads = int(threads)
         options.inter_op_num_threads = 1
         available = set(ort.get_available_providers())
-        if PROVIDERS[device][0] not in available:
-            raise HakeError(f"device {device!r} needs onnxruntime's {PROVIDERS[device][0]}, which this "
+        if PROVIDERS[kind][0] not in available:
+            raise HakeError(f"device {device!r} needs onnxruntime's {PROVIDERS[kind][0]}, which this "
                             f"installation lacks (available: {', '.join(sorted(available))})")
-        providers = [p for p in PROVIDERS[device] if p in available]
+        providers: list[Any] = [p for p in PROVIDERS[kind] if p in available]
+        if kind == "cuda":
+            providers[0] = (providers[0], {"device_id": index})
         try:
             self.session = ort.InferenceSession(str(path), options, providers=providers)
         except Exception as err:  # onnxruntime raises its own exception types

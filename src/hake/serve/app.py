@@ -28,6 +28,7 @@ from hake.serve.analyse import Limits, analyse_image, analyse_video, request_con
 from hake.serve.pool import Busy, PipelinePool
 from hake.serve.uploads import BodyLimit, UploadError, display_name, sniff, temp_upload
 from hake.structures.results import dumps_json
+from hake.vocab.sizes import NUM_HOIS, NUM_PASTA76
 
 STATIC = resources.files("hake.serve") / "static"
 #: Lowest detector score the server's detector keeps, so requests may lower the thresholds to it.
@@ -123,8 +124,8 @@ def create_app(opts: ServeOptions | None = None) -> FastAPI:
         object_threshold: float | None = Query(None, ge=DETECTOR_FLOOR, le=1.0),
         hoi_threshold: float | None = Query(None, ge=0.0, le=1.0,
                                             description="Minimum HOI score (person x object x probability)."),
-        top_states: int | None = Query(None, ge=1, le=76, description="States reported per body-part group."),
-        top_hois: int | None = Query(None, ge=1, le=600, description="HOIs reported per person-object pair."),
+        top_states: int | None = Query(None, ge=1, le=NUM_PASTA76, description="States reported per body-part group."),
+        top_hois: int | None = Query(None, ge=1, le=NUM_HOIS, description="HOIs reported per person-object pair."),
         max_frames: int | None = Query(None, ge=1, description="Stop a video after N frames."),
         vis: bool = Query(False, description="Add the overlay (and a video's timeline) as PNG data URLs."),
     ) -> Response:

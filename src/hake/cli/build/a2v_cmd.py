@@ -23,7 +23,7 @@ def synth_command(
 
     For smoke tests of training only: figures on it are not benchmarks.
     """
-    from hake.datasets.synth import generate
+    from hake.datasets.builders.synth import generate
 
     meta = generate(out, n, size=size, seed=seed)
     typer.echo(f"wrote {meta['n']} images ({meta['n_test']} held out) to {out}")
@@ -92,10 +92,10 @@ def features_extract_command(
     from hake.datasets.keypoint_cache import KeypointCache
     from hake.datasets.torch import InstanceDataset
     from hake.engine.train.features import extract_features
-    from hake.models.a2v_predictor import A2VPredictor
+    from hake.zoo import create_model
 
     torch.set_num_threads(1)
-    a2v = A2VPredictor.load(weights).a2v
+    a2v = create_model(weights, family="activity2vec").a2v
     kp = KeypointCache(data / keypoints) if keypoints and (data / keypoints).is_file() else None
     ds = InstanceDataset(data / split, data, keypoints=kp, image_size=image_size or None, n_verbs=a2v.spec.n_verbs)
     index = extract_features(a2v, ds, out, shard_rows=shard_rows, weights=str(weights))

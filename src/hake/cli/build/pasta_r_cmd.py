@@ -8,7 +8,7 @@ import typer
 
 from hake.cli.apps import benchmark_app, train_app
 from hake.cli.common import guarded, write_json
-from hake.datasets.gt_hake import SPLIT_RULE
+from hake.datasets.builders.gt_hake import SPLIT_RULE
 from hake.engine.bench.pasta_r import REASONERS
 
 
@@ -33,31 +33,17 @@ def train_pasta_r(
 ) -> None:
     """Train a PaSta-R reasoner on GT-HAKE and evaluate it on the fixed 20 % held-out split."""
     _setup_torch()
-    from hake.datasets.gt_hake import load_gt_hake
-    from hake.engine.bench.pasta_r import train_one
-    from hake.engine.train import distributed as D
-    from hake.engine.train.pasta_r import TrainConfig
-    from hake.models.pasta_r import save_pasta_r
+    from hake.datasets.builders.gt_hake import load_gt_hake
+    from hake.engine.bench.pasta_r import progress_bar
+    from hake.engine.train.pasta_r import TrainConfig, train_and_save
 
-    info = D.init_from_env()  # DDP under torchrun / SLURM; a no-op in a plain run
     cfg = TrainConfig(kind=reasoner, input=input_, epochs=epochs, hidden=hidden, language=language, seed=seed)
-    cfg = cfg.resolved()
     gt = load_gt_hake(data, level)
-    try:
-        model, metrics = train_one(gt, cfg, f"{reasoner} [{input_}]")
-    finally:
-        D.shutdown()
-    metrics["world_size"] = info.world_size
-    if not info.is_main:
-        return
-    out.mkdir(parents=True, exist_ok=True)
-    save_pasta_r(model, out / "model.safetensors")
-    write_json({"train": cfg.to_dict(), "model": model.config_dict(), "data": data.name, "level": level,
-                "split": SPLIT_RULE, "n_train": metrics["n_train"], "n_heldout": metrics["n_heldout"],
-                "distributed": D.describe(info, cfg.batch_size)}, out / "config.json")
-    write_json(metrics, out / "metrics.json")
-    d, k = metrics["default"], metrics["known_object"]
-    typer.echo(f"{reasoner} [{input_}] held-out mAP {d['mAP']:.4f} (known object {k['mAP']:.4f}) -> {out}")
+    with progress_bar(f"{reasoner} [{input_}]") as update:
+        metrics = train_and_save(gt, cfg, out, {"data": data.name, "level": level}, update)
+    if metrics is not None:
+        d, k = metrics["default"], metrics["known_object"]
+        typer.echo(f"{reasoner} [{input_}] held-out mAP {d['mAP']:.4f} (known object {k['mAP']:.4f}) -> {out}")
 
 
 @benchmark_app.command("pasta-r")
@@ -78,7 +64,7 @@ def benchmark_pasta_r(
     _setup_torch()
     from rich.console import Console
 
-    from hake.datasets.gt_hake import load_gt_hake
+    from hake.datasets.builders.gt_hake import load_gt_hake
     from hake.engine.bench.pasta_r import SETTINGS, benchmark_results, results_table
 
     gt = load_gt_hake(data, level)

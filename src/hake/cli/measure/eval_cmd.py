@@ -12,6 +12,7 @@ from rich.table import Table
 
 from hake.cli.apps import eval_app
 from hake.cli.common import guarded, write_json
+from hake.vocab.sizes import NUM_HOIS
 
 JSON_OPT = typer.Option(None, "--json", help="Write the report (fractions in [0, 1], per-class AP) here.")
 PLOT_OPT = typer.Option(None, "--plot", help="Write PR curves and a per-class AP chart (PNG) into this folder.")
@@ -45,7 +46,7 @@ def _hoi_names() -> list[str]:
     from hake.vocab import load
 
     v = load()
-    return [v.hoi_name(i) for i in range(600)]
+    return [v.hoi_name(i) for i in range(NUM_HOIS)]
 
 
 @eval_app.command("hicodet")
@@ -75,7 +76,7 @@ def hicodet_command(
     if json_out is not None:
         write_json(out, json_out)
     if plot is not None:
-        has = np.bincount(np.concatenate(g.hoi) if len(g) else np.zeros(0, int), minlength=600) > 0
+        has = np.bincount(np.concatenate(g.hoi) if len(g) else np.zeros(0, int), minlength=NUM_HOIS) > 0
         ap = np.where(has, res.default.per_class_ap, np.nan)  # classes without positives are not plotted
         _plots(plot, "hicodet_default", _hoi_names(), ap, res.curves["default"].get)
 

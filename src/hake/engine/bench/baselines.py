@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from hake.datasets.gt_hake import GtHakeData
+from hake.datasets.builders.gt_hake import GtHakeData
 from hake.vocab.core import load as load_vocab
 
 BASELINES = ("object_prior", "pasta_prior")

@@ -1,8 +1,8 @@
 """``hake benchmark pasta``: part states (PaSta-76) on held-out HAKE-HICO-DET human-object pairs.
 
 Protocol: the images of the HAKE-HICO-DET instance-level annotation are split by the fixed hash
-(:func:`hake.datasets.gt_hake.is_heldout`, fold 0: 20 % held out). Models are trained on the
-training images only (:func:`hake.datasets.spatial_pairs.training_pairs`). The held-out samples are
+(:func:`hake.datasets.builders.gt_hake.is_heldout`, fold 0: 20 % held out). Models are trained on the
+training images only (:func:`hake.datasets.builders.spatial_pairs.training_pairs`). The held-out samples are
 the labelled pairs with part states (labels of one pair merged as in training: same object, human
 and object IoU ≥ 0.7; PaSta = the OR of their states, a group's ``no_interaction`` cleared when it
 has another state), with their ground-truth boxes and object class. For every state the held-out
@@ -26,13 +26,13 @@ from typing import Any
 
 import numpy as np
 
-from hake.datasets.gt_hake import is_heldout
-from hake.datasets.spatial_pairs import PairArrays, training_pairs
+from hake.datasets.builders.gt_hake import is_heldout
+from hake.datasets.builders.spatial_pairs import PairArrays, training_pairs
 from hake.engine.bench.spread import mean_sd, random_tie_break
 from hake.evaluation.ap import stable_argsort, voc11_ap
 from hake.evaluation.pasta import no_interaction_states
 from hake.vocab.core import load as load_vocab
-from hake.vocab.sizes import NUM_OBJECTS
+from hake.vocab.sizes import NUM_OBJECTS, NUM_PASTA76
 
 METHODS = ("spatial_pasta", "spatial_pasta_alone", "object_prior", "chance")
 #: Weight of the object prior's log-odds added to Spatial-PaSta's PaSta logits; chosen on hash fold 1 of the
@@ -50,7 +50,7 @@ def split_pairs(images: Sequence[Any], where: str = "<memory>", fold: int = 0, n
     Args:
         images: ``InstanceImage`` s of :func:`hake.datasets.hake_json.load_instance_level`.
         where: the source file, for error messages; fold: the hash fold held out.
-        negatives, seed: as :func:`~hake.datasets.spatial_pairs.training_pairs` (training rows only).
+        negatives, seed: as :func:`~hake.datasets.builders.spatial_pairs.training_pairs` (training rows only).
     """
     train = training_pairs([im for im in images if not is_heldout(im.name, fold)], where, negatives=negatives,
                            seed=seed)
@@ -97,7 +97,7 @@ def object_prior_scores(train: PairArrays, test: PairArrays) -> np.ndarray:
     (add-one smoothed; a held-out pair's object selects the row)."""
     rows = (train.kind == 0) & train.has_pasta & (train.object >= 0)
     obj = train.object[rows]
-    counts = np.zeros((NUM_OBJECTS, 76))
+    counts = np.zeros((NUM_OBJECTS, NUM_PASTA76))
     np.add.at(counts, obj, train.pasta[rows])
     n = np.bincount(obj, minlength=NUM_OBJECTS)[:, None]
     prior = (counts + 1) / (n + 2)

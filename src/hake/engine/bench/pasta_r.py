@@ -10,7 +10,7 @@ Settings (HICO image-level protocol, :func:`hake.evaluation.hico.evaluate_hico`,
   ground-truth HOIs, and HOIs of absent objects are zeroed (Known-Object with ground-truth objects).
 
 Each learned result is the mean ± sd over ``runs`` runs, run r using seed ``seed + r`` and hash fold r
-(:func:`hake.datasets.gt_hake.is_heldout`). Baselines (``object_prior`` needs the objects, so it is
+(:func:`hake.datasets.builders.gt_hake.is_heldout`). Baselines (``object_prior`` needs the objects, so it is
 reported in ``known_object_gt_objects`` only; ``pasta_prior`` reads PaSta only; ``chance`` scores at
 random) are constant within a class, so their ties are broken at random: :data:`TIE_SEEDS` seeds per
 fold. ``classes`` gives, per run, how many HOIs each mean covers (those with a held-out positive) and
@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from hake.datasets.gt_hake import GtHakeData
+from hake.datasets.builders.gt_hake import GtHakeData
 from hake.engine.bench.spread import mean_sd, random_tie_break
 
 REASONERS = ("linear", "mlp", "gcn", "seq", "tree")

@@ -13,7 +13,7 @@ The rows ``(hoi, box_h - 1, box_o - 1, score)`` go through hake's HICO-DET evalu
 Known-Object, Full / Rare / Non-Rare mAP). Methods:
 
 - ``spatial_pasta``: one or more Spatial-PaSta weight files (one per training seed): mean ± sd; a model
-  with image context reads :func:`~hake.datasets.spatial_pairs.gt_pair_context` (the other GT pairs of
+  with image context reads :func:`~hake.datasets.builders.spatial_pairs.gt_pair_context` (the other GT pairs of
   the image: their boxes and objects, no label);
 - ``object_prior``: the training frequency of the HOI given its object (counts stored in the weights),
   constant within a class, so its AP is decided by tie order: ties are broken at random
@@ -34,9 +34,9 @@ from typing import Any
 
 import numpy as np
 
-from hake.datasets.gt_hake import merge_pairs
+from hake.datasets.builders.gt_hake import merge_pairs
+from hake.datasets.builders.spatial_pairs import PAIR_IOU, GtPairs, gt_pair_context, gt_pairs, object_prior
 from hake.datasets.hicodet import HicoDetGT
-from hake.datasets.spatial_pairs import PAIR_IOU, GtPairs, gt_pair_context, gt_pairs, object_prior
 from hake.engine.bench.spread import mean_sd, random_tie_break
 from hake.errors import HakeError
 from hake.evaluation.hicodet import evaluate_hicodet

@@ -9,6 +9,7 @@ import numpy as np
 from hake.errors import DataError
 from hake.vocab.core import GROUPS
 from hake.vocab.core import load as load_vocab
+from hake.vocab.sizes import NUM_OBJECTS, NUM_PARTS
 
 
 def _norm(s: str) -> str:
@@ -57,7 +58,7 @@ def objects_vector(spec: str) -> np.ndarray:
     """(80,) multi-hot of comma-separated HICO object names (``"horse, sports ball"``)."""
     v = load_vocab()
     lookup = {_norm(o): i for i, o in enumerate(v.objects)}
-    out = np.zeros(80, np.float32)
+    out = np.zeros(NUM_OBJECTS, np.float32)
     for i, token in enumerate(t for t in spec.split(",") if t.strip()):
         if _norm(token) not in lookup:
             raise DataError(f"unknown object {token.strip()!r} (HICO object names, e.g. horse)", record=i,
@@ -74,7 +75,7 @@ def input_from_json(raw: Any, n_pasta: int, where: str) -> tuple[np.ndarray, np.
     if not isinstance(raw, dict) or "pasta" not in raw:
         raise DataError("expected an object with a 'pasta' list", file=where, field="pasta")
     out = []
-    for key, n in (("pasta", n_pasta), ("parts", 10), ("objects", 80)):
+    for key, n in (("pasta", n_pasta), ("parts", NUM_PARTS), ("objects", NUM_OBJECTS)):
         val = raw.get(key)
         if val is None:
             out.append(None)

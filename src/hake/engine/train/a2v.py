@@ -10,7 +10,6 @@ loadable with :meth:`hake.models.a2v_predictor.A2VPredictor.load` or :func:`hake
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -18,8 +17,8 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
+from hake.datasets.builders.synth import is_synthetic
 from hake.datasets.keypoint_cache import KeypointCache
-from hake.datasets.synth import is_synthetic
 from hake.datasets.torch import Augment, EpochSampler, ImageLevelDataset, InstanceDataset, collate, pair_targets
 from hake.engine.train.a2v_config import A2VConfig
 from hake.engine.train.features import CachedFeatures, cached_collate
@@ -27,7 +26,9 @@ from hake.engine.train.lightning_module import A2VModule, pos_weights
 from hake.engine.train.metrics import multilabel_map
 from hake.errors import HakeError
 from hake.models.a2v_predictor import build_reasoner, load_state, save_model
+from hake.structures.results import dumps_json
 from hake.vocab import load
+from hake.vocab.sizes import NUM_HOIS, NUM_PASTA76
 
 #: What ``metrics.json`` says of a run on a ``hake data synth`` folder: it proves the training loop
 #: learns states that are visible by construction, nothing about real photos.
@@ -57,7 +58,8 @@ def build_datasets(cfg: A2VConfig) -> tuple[Any, Any]:
     size = cfg.data.image_size or None
     if cfg.data.level == "image":
         if cfg.train.mode != "stage1":
-            raise HakeError("image-level data trains stage1; use hake.datasets.gt_hake for image-level GT-HAKE")
+            raise HakeError("image-level data trains stage1; use hake.datasets.builders.gt_hake for image-level "
+                            "GT-HAKE")
         images = root / cfg.data.image_dir
         val_path = root / cfg.data.val
         return (ImageLevelDataset(root / cfg.data.train, images, kp, size, cfg.model.n_verbs),
@@ -79,14 +81,14 @@ def label_weights(ds: Any, cap: float) -> dict[str, torch.Tensor]:
         d = ds.data
         out = {"pasta": d["pasta"][d["has_pasta"]], "verb": d["verb"], "hoi": d["hoi"]}
     elif isinstance(ds, ImageLevelDataset):
-        hoi = torch.zeros(len(ds.records), 600)
+        hoi = torch.zeros(len(ds.records), NUM_HOIS)
         for i, r in enumerate(ds.records):
             hoi[i, torch.as_tensor(r.hois, dtype=torch.long)] = 1
         verb = (hoi @ torch.from_numpy(load().hoi_to_verb_matrix)).clamp(max=1)
         out = {"pasta": torch.stack([torch.as_tensor(r.pasta76, dtype=torch.float32) for r in ds.records]),
                "verb": verb, "hoi": hoi}
     else:
-        rows = [pair_targets(im.labels, 76, ds.n_verbs) for im in ds.images]
+        rows = [pair_targets(im.labels, NUM_PASTA76, ds.n_verbs) for im in ds.images]
         out = {"pasta": torch.from_numpy(np.concatenate([r["pasta"][r["has_pasta"]] for r in rows])),
                "verb": torch.from_numpy(np.concatenate([r["verb"] for r in rows])),
                "hoi": torch.from_numpy(np.concatenate([r["hoi"] for r in rows]))}
@@ -203,8 +205,8 @@ def train(cfg: A2VConfig, *, progress: bool = False, max_steps: int = -1) -> dic
         metrics.update(evaluate(module, vl))
         metrics["val_images"] = len(val_ds)
     if trainer.is_global_zero:  # every rank evaluated the whole held-out split; one writes
-        (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n", encoding="utf-8")
-        (out / "config.json").write_text(json.dumps(cfg.to_dict(), indent=2) + "\n", encoding="utf-8")
+        for name, doc in (("metrics.json", metrics), ("config.json", cfg.to_dict())):
+            (out / name).write_text(dumps_json(doc, where=str(out / name), indent=2) + "\n", encoding="utf-8")
         save_model(out / "model.safetensors", module.a2v, module.reasoner, cfg)
     metrics["loss_history"] = list(module.history)
     return metrics

@@ -134,7 +134,7 @@ def resolve_config(config: str | Path | None = None, *, data: str | Path | None 
     Raises:
         HakeError: no data root and no feature cache.
     """
-    from hake.datasets.synth import is_synthetic
+    from hake.datasets.builders.synth import is_synthetic
     from hake.errors import HakeError
 
     if config is not None:

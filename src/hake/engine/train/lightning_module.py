@@ -24,6 +24,7 @@ from torch import nn
 from hake.engine.train.a2v_config import A2VConfig, config_from_dict
 from hake.engine.train.metrics import multilabel_map
 from hake.models.activity2vec import Activity2Vec
+from hake.vocab.sizes import NUM_OBJECTS
 
 FROZEN_MODES = ("stage2", "transfer")
 
@@ -102,7 +103,7 @@ class A2VModule(L.LightningModule):
 
     def reasoner_inputs(self, batch: dict[str, Any]) -> tuple[list[torch.Tensor], torch.Tensor]:
         """PaSta-R inputs: six group tensors and the (N, 80) object one-hot."""
-        obj = F.one_hot(batch["object"].long(), 80).float()
+        obj = F.one_hot(batch["object"].long(), NUM_OBJECTS).float()
         if self.mode == "gt_hake":
             return group_split(batch["pasta"].float(), list(self.a2v.group_sizes)), obj
         if "f_pasta" in batch:  # rows of a feature cache (hake features extract)

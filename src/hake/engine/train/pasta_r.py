@@ -10,13 +10,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 from torch.nn import functional as F
 
-from hake.datasets.gt_hake import GtHakeData
+from hake.datasets.builders.gt_hake import GtHakeData
 from hake.engine.train import distributed as D
 from hake.errors import HakeError
 from hake.evaluation.hico import evaluate_hico
@@ -187,3 +188,37 @@ def run_gt_hake(
     metrics.update({"n_train": len(train), "n_heldout": len(test), "loss": history,
                     "n_classes": res.default.n_classes})
     return model, metrics
+
+
+def train_and_save(data: GtHakeData, cfg: TrainConfig, out: Path, meta: dict[str, Any],
+                   progress: Callable[[int, int, float], None] | None = None) -> dict[str, Any] | None:
+    """``hake train pasta-r``: train on hash fold 0's training part (DDP under torchrun / SLURM, a
+    plain run otherwise), evaluate on its held-out part and, on the main process, write
+    ``out/model.safetensors``, ``out/config.json`` (``meta`` + the config, split sizes and the
+    distributed set-up) and ``out/metrics.json``.
+
+    Returns:
+        the metrics on the main process (``world_size`` added), None on the other ranks.
+    """
+    from hake.datasets.builders.gt_hake import SPLIT_RULE
+    from hake.models.pasta_r import save_pasta_r
+    from hake.structures.results import dumps_json
+
+    cfg = cfg.resolved()
+    info = D.init_from_env()  # a no-op in a plain run
+    try:
+        model, metrics = run_gt_hake(data, cfg, progress)
+    finally:
+        D.shutdown()
+    metrics["world_size"] = info.world_size
+    if not info.is_main:
+        return None
+    out.mkdir(parents=True, exist_ok=True)
+    save_pasta_r(model, out / "model.safetensors")
+    config = {"train": cfg.to_dict(), "model": model.config_dict(), **meta, "split": SPLIT_RULE,
+              "n_train": metrics["n_train"], "n_heldout": metrics["n_heldout"],
+              "distributed": D.describe(info, cfg.batch_size)}
+    for name, doc in (("config.json", config), ("metrics.json", metrics)):
+        (out / name).write_text(dumps_json(doc, where=str(out / name), indent=2) + "\n", encoding="utf-8")
+    return metrics
+

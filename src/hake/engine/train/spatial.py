@@ -16,9 +16,10 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
-from hake.datasets.spatial_pairs import PairArrays, hoi_counts
+from hake.datasets.builders.spatial_pairs import PairArrays, hoi_counts
 from hake.models.layout import pair_layout
 from hake.models.spatial import SpatialConfig, SpatialPasta
+from hake.vocab.sizes import NUM_HOIS, NUM_PASTA76
 
 
 @dataclass
@@ -84,8 +85,8 @@ def fit_spatial(pairs: PairArrays, options: FitOptions | None = None, config: Sp
                 keep = rng.random(len(idx)) >= opt.context_dropout
                 context = torch.from_numpy(b.context * keep[:, None].astype(np.float32))
             out = model(lay, maps, obj, context)
-            has_pasta = torch.from_numpy(b.has_pasta.astype(np.float32))[:, None].expand(-1, 76)
-            hoi_mask = torch.zeros(len(idx), 600)
+            has_pasta = torch.from_numpy(b.has_pasta.astype(np.float32))[:, None].expand(-1, NUM_PASTA76)
+            hoi_mask = torch.zeros(len(idx), NUM_HOIS)
             has = obj >= 0
             hoi_mask[has] = model.hoi_mask[obj[has]]
             loss = (opt.w_pasta * _masked_bce(out["pasta"], torch.from_numpy(b.pasta), has_pasta)

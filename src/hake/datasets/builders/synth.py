@@ -26,6 +26,7 @@ import numpy as np
 from hake.datasets.keypoint_cache import write_keypoint_cache
 from hake.errors import DataError
 from hake.vocab import load
+from hake.vocab.coco import SKELETON
 
 #: COCO-17 keypoints of an upright figure, unit height, x centred at 0, y from the top.
 TEMPLATE = np.array([
@@ -33,8 +34,8 @@ TEMPLATE = np.array([
     [0.13, 0.2], [-0.13, 0.2], [0.17, 0.35], [-0.17, 0.35], [0.19, 0.5], [-0.19, 0.5],
     [0.08, 0.52], [-0.08, 0.52], [0.09, 0.74], [-0.09, 0.74], [0.1, 0.97], [-0.1, 0.97],
 ], np.float64)
-_LIMBS = [(5, 6), (5, 7), (7, 9), (6, 8), (8, 10), (5, 11), (6, 12), (11, 12),
-          (11, 13), (13, 15), (12, 14), (14, 16)]
+#: The body's limbs of the COCO-17 skeleton (the face lines left out: the head is drawn as a disc).
+_LIMBS = tuple(limb for limb in SKELETON if min(limb) >= 5)
 
 
 @dataclass(frozen=True)

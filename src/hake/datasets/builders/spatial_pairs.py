@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from hake.datasets.gt_hake import _clear_no_interaction, merge_pairs
+from hake.datasets.builders.gt_hake import _clear_no_interaction, merge_pairs
 from hake.datasets.hicodet import HicoDetGT
 from hake.errors import DataError
 from hake.geometry.boxes import iou_matrix, iou_plus_one
