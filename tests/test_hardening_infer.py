@@ -92,13 +92,46 @@ def test_same_names_from_different_folders_get_distinct_outputs_and_resume_check
     assert len(summary.done) == 4
     assert sorted(json.loads(j.out_json.read_text())["source"] for j in jobs) == sorted(map(str, [*srcs, jpg]))
     assert len(run_jobs(jobs, MeanPipeline, progress=False).skipped) == 4
-    # another input of the same name in a new run: the old output is not taken for it, nor replaced
+    # another input of the same name in a new run gets a name of its own; nothing else is replaced
     other = _pngs(tmp_path / "e", ["x.png"], seed=9)[0]
-    first = collect_jobs([other], out)[0][0]
-    kept = first.out_json.read_text()
-    summary = run_jobs([first], MeanPipeline, progress=False)
-    assert not summary.done and "holds the results of another input" in summary.failed[0].reason
-    assert first.out_json.read_text() == kept
+    kept = {p: p.read_bytes() for p in out.iterdir() if not p.name.startswith(".")}
+    (job,) = collect_jobs([other], out)[0]
+    assert job.out_json not in kept
+    for overwrite in (False, True):
+        summary = run_jobs([job], MeanPipeline, progress=False, overwrite=overwrite)
+        assert summary.done == [other] and json.loads(job.out_json.read_text())["source"] == str(other)
+        assert {p: p.read_bytes() for p in kept} == kept
+
+
+def test_resume_finds_each_inputs_results_whatever_the_order_and_overwrite_keeps_the_others(tmp_path) -> None:
+    a, b = (_pngs(tmp_path / d, ["x.png"], seed=i)[0] for i, d in enumerate("ab"))
+    out = tmp_path / "out"
+    assert len(run_jobs(collect_jobs([a, b], out)[0], MeanPipeline, progress=False).done) == 2
+    again = run_jobs(collect_jobs([b, a], out)[0], MeanPipeline, progress=False)  # reversed order
+    assert sorted(again.skipped) == sorted([a, b]) and not again.failed
+    results = {json.loads(p.read_text())["source"]: p for p in out.glob("*.json")}
+    kept_a = results[str(a)].read_bytes()
+    (job,) = collect_jobs([b], out)[0]  # b alone, with --overwrite: b's own results are replaced
+    assert job.out_json == results[str(b)]
+    assert run_jobs([job], MeanPipeline, overwrite=True, progress=False).done == [b]
+    assert results[str(a)].read_bytes() == kept_a
+
+
+def test_a_user_photo_named_like_an_overlay_is_an_input_and_never_overwritten(tmp_path, standin) -> None:
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    shutil.copy(shared_file("images", "person.jpg"), folder / "person.jpg")
+    assert infer(str(folder), "--out", str(folder), "--save-vis").exit_code == 0
+    assert (folder / "person.png").is_file()  # the overlay of person.jpg
+    (mine,) = _pngs(tmp_path, ["mine.png"], seed=3)
+    shutil.copy(mine, folder / "person.png")  # the user puts a photo of their own under that name
+    photo = (folder / "person.png").read_bytes()
+    for extra in ([], ["--overwrite"]):
+        res = infer(str(folder), "--out", str(folder), "--save-vis", *extra)
+        assert res.exit_code == 0, res.output
+        assert (folder / "person.png").read_bytes() == photo
+        sources = {json.loads(p.read_text())["source"] for p in folder.glob("*.json")}
+        assert str(folder / "person.png") in sources  # processed as the input it is
 
 
 def test_a_decompression_bomb_is_that_files_error_and_the_batch_goes_on(tmp_path) -> None:

@@ -12,6 +12,7 @@ restricted unpickler. A missing key counts as "no prediction" (NaN), where the o
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -43,23 +44,42 @@ class VcocoGT:
     role_boxes: np.ndarray
 
 
+def _int_list(x: dict, key: str, where: str, record: str) -> np.ndarray:
+    """``x[key]`` as a flat int64 array; every value must be an integer below 2**53."""
+    if key not in x:
+        raise DataError("missing", file=where, record=record, field=key)
+    try:
+        arr = np.asarray(x[key], dtype=np.float64).reshape(-1)
+    except (TypeError, ValueError, OverflowError):
+        arr = np.array([np.nan])
+    if not (np.isfinite(arr) & (arr == np.round(arr)) & (np.abs(arr) < 2**53)).all():
+        raise DataError("expected a list of integers", file=where, record=record, field=key)
+    return arr.astype(np.int64)
+
+
 def _vsrl(vcoco: object, where: str) -> list[dict]:
+    """Check the per-action entries of ``vcoco_*.json``; ``role_object_id`` becomes (n, roles)."""
     if not isinstance(vcoco, list) or not vcoco:
         raise DataError("expected a list of per-action entries", file=where)
     out = []
     for a, x in enumerate(vcoco):
-        try:
-            roles = list(x["role_name"])
-            entry = {"action": str(x["action_name"]), "roles": roles,
-                     "image_id": np.asarray(x["image_id"], np.int64).reshape(-1),
-                     "ann_id": np.asarray(x["ann_id"], np.int64).reshape(-1),
-                     "label": np.asarray(x["label"], np.int64).reshape(-1)}
-            entry["role_object_id"] = np.asarray(x["role_object_id"], np.int64).reshape(len(roles), -1).T
-        except (KeyError, TypeError, ValueError, OverflowError) as err:
-            raise DataError(f"malformed action entry: {err}", file=where, record=a, field="role_object_id") from None
-        if not (len(entry["ann_id"]) == len(entry["label"]) == len(entry["image_id"]) == len(entry["role_object_id"])):
-            raise DataError("image_id, ann_id, label and role_object_id differ in length", file=where, record=a,
-                            field="ann_id")
+        rec = f"action {a}"
+        x = _object(x, where, rec)
+        if "action_name" not in x:
+            raise DataError("missing", file=where, record=rec, field="action_name")
+        rec = f"action {a} ({str(x['action_name'])[:40]})"
+        roles = x.get("role_name")
+        if not isinstance(roles, list) or not 1 <= len(roles) <= 3 or not all(isinstance(r, str) for r in roles):
+            raise DataError("expected 1 to 3 role names, agent first", file=where, record=rec, field="role_name")
+        entry: dict = {"action": str(x["action_name"]), "roles": roles}
+        for key in ("image_id", "ann_id", "label", "role_object_id"):
+            entry[key] = _int_list(x, key, where, rec)
+        n = len(entry["ann_id"])
+        for key, size in (("image_id", n), ("label", n), ("role_object_id", n * len(roles))):
+            if len(entry[key]) != size:
+                raise DataError(f"{len(entry[key])} values for {n} annotations and {len(roles)} roles", file=where,
+                                record=rec, field=key)
+        entry["role_object_id"] = entry["role_object_id"].reshape(len(roles), n).T
         out.append(entry)
     return out
 
@@ -73,6 +93,97 @@ def _clean_box(bbox: list, width: float, height: float) -> tuple[float, float, f
     return clip_x(x1), clip_y(y1), clip_x(x2), clip_y(y2)
 
 
+def _is_number(v: object, integer: bool = False) -> bool:
+    """A finite JSON number (not a bool); with ``integer`` an integral one below 2**53."""
+    if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, float, np.integer, np.floating)):
+        return False
+    if isinstance(v, (float, np.floating)) and not (math.isfinite(v) and (not integer or float(v).is_integer())):
+        return False
+    return not integer or abs(v) < 2**53
+
+
+def _f32(value: object, size: int) -> np.ndarray:
+    """``size`` numbers as float32; NaN and inf pass, a finite value beyond float32 is a ValueError."""
+    v = np.asarray(value, np.float64).reshape(size)
+    if (np.abs(v[np.isfinite(v)]) > np.finfo(np.float32).max).any():
+        raise ValueError("a number beyond the float32 range")
+    return v.astype(np.float32)
+
+
+def _number(rec: dict, key: str, where: str, record: str, *, integer: bool = False) -> float:
+    """``rec[key]`` as a finite JSON number (an integer below 2**53 for ids); else a DataError."""
+    if key not in rec:
+        raise DataError("missing", file=where, record=record, field=key)
+    v = rec[key]
+    if not _is_number(v, integer):
+        kind = "an integer" if integer else "a finite number"
+        raise DataError(f"expected {kind}, got {repr(v)[:40]}", file=where, record=record, field=key)
+    return v
+
+
+def _object(value: object, where: str, record: str) -> dict:
+    if not isinstance(value, dict):
+        raise DataError(f"expected an object, got {type(value).__name__}", file=where, record=record)
+    return value
+
+
+def _coco_index(coco: dict, where: str) -> tuple[dict[int, tuple[int, dict]], set[int], dict[int, list[tuple[int, dict]]]]:
+    """(row, image) by image id, the person category ids, and (row, annotation) pairs by image id."""
+    for key in ("images", "categories", "annotations"):
+        if not isinstance(coco.get(key), list):
+            raise DataError("not a COCO instances file: expected a list", file=where, field=key)
+    imgs: dict[int, tuple[int, dict]] = {}
+    for r, im in enumerate(coco["images"]):
+        img_id = int(_number(_object(im, where, f"images[{r}]"), "id", where, f"images[{r}]", integer=True))
+        if img_id in imgs:
+            raise DataError(f"image id {img_id} appears twice", file=where, record=f"images[{r}]", field="id")
+        imgs[img_id] = (r, im)
+    person_cat = set()
+    for r, cat in enumerate(coco["categories"]):
+        cid = int(_number(_object(cat, where, f"categories[{r}]"), "id", where, f"categories[{r}]", integer=True))
+        if "name" not in cat:
+            raise DataError("missing", file=where, record=f"categories[{r}]", field="name")
+        if cat["name"] == "person":
+            person_cat.add(cid)
+    anns_by_img: dict[int, list[tuple[int, dict]]] = {}
+    for r, ann in enumerate(coco["annotations"]):
+        rec = f"annotations[{r}]"
+        img_id = int(_number(_object(ann, where, rec), "image_id", where, rec, integer=True))
+        anns_by_img.setdefault(img_id, []).append((r, ann))
+    return imgs, person_cat, anns_by_img
+
+
+def _valid_objects(img_id: int, image: tuple[int, dict], anns: list[tuple[int, dict]],
+                   where: str) -> tuple[list[tuple[int, int]], np.ndarray]:
+    """(annotation id, category id) and float32 boxes of the image's kept objects (vsrl_eval rules)."""
+    rec = f"images[{image[0]}] (id {img_id})"
+    w, h = (float(_number(image[1], k, where, rec)) for k in ("width", "height"))
+    if w <= 0 or h <= 0:
+        raise DataError(f"image size {w} x {h} is not positive", file=where, record=rec, field="width")
+    valid, boxes, seen = [], [], set()
+    for r, ann in anns:
+        if ann.get("ignore", 0) == 1:
+            continue
+        rec = f"annotations[{r}]"
+        aid = int(_number(ann, "id", where, rec, integer=True))
+        rec = f"annotations[{r}] (id {aid})"
+        cat = int(_number(ann, "category_id", where, rec, integer=True))
+        bbox = ann.get("bbox")
+        if not isinstance(bbox, list) or len(bbox) != 4 or not all(_is_number(v) for v in bbox):
+            raise DataError(f"expected [x, y, w, h] as 4 finite numbers, got {repr(bbox)[:40]}", file=where,
+                            record=rec, field="bbox")
+        area = _number(ann, "area", where, rec)
+        x1, y1, x2, y2 = _clean_box(bbox, w, h)
+        if area > 0 and x2 > x1 and y2 > y1:
+            if aid in seen:
+                raise DataError(f"annotation id {aid} appears twice in image {img_id}", file=where, record=rec,
+                                field="id")
+            seen.add(aid)
+            valid.append((aid, cat))
+            boxes.append((x1, y1, x2, y2))
+    return valid, np.asarray(boxes, dtype=np.float32).reshape(-1, 4)
+
+
 def build_vcoco_gt(vcoco: object, coco: dict, image_ids: np.ndarray, where: tuple[str, str, str]) -> VcocoGT:
     """Build :class:`VcocoGT` from parsed V-COCO JSON, COCO instances and split ids."""
     v_where, c_where, s_where = where
@@ -81,14 +192,7 @@ def build_vcoco_gt(vcoco: object, coco: dict, image_ids: np.ndarray, where: tupl
     image_ids = np.asarray(image_ids, dtype=np.int64).reshape(-1)
     if not np.array_equal(np.unique(vsrl[0]["image_id"]), np.sort(image_ids)):
         raise DataError("the split ids are not the images of the V-COCO annotations", file=s_where)
-    try:
-        imgs = {int(im["id"]): im for im in coco["images"]}
-        person_cat = [c["id"] for c in coco["categories"] if c["name"] == "person"]
-        anns_by_img: dict[int, list] = {}
-        for ann in coco["annotations"]:
-            anns_by_img.setdefault(int(ann["image_id"]), []).append(ann)
-    except (KeyError, TypeError) as err:
-        raise DataError(f"not a COCO instances file: missing {err}", file=c_where) from None
+    imgs, person_cat, anns_by_img = _coco_index(coco, c_where)
     in_vcoco = set(vsrl[0]["ann_id"].tolist())
     label_row = [{int(k): r for r, k in enumerate(x["ann_id"]) if x["label"][r] == 1} for x in vsrl]
     n_act = len(actions)
@@ -96,27 +200,13 @@ def build_vcoco_gt(vcoco: object, coco: dict, image_ids: np.ndarray, where: tupl
     for i, img_id in enumerate(image_ids.tolist()):
         if img_id not in imgs:
             raise DataError("image id not in the COCO file", file=c_where, record=img_id, field="images")
-        w, h = float(imgs[img_id]["width"]), float(imgs[img_id]["height"])
-        valid, boxes = [], []
-        for ann in anns_by_img.get(img_id, []):
-            if ann.get("ignore", 0) == 1:
-                continue
-            try:
-                x1, y1, x2, y2 = _clean_box(ann["bbox"], w, h)
-                area = ann["area"]
-            except (KeyError, IndexError, TypeError) as err:
-                raise DataError(f"bad annotation: {err}", file=c_where, record=ann.get("id"), field="bbox") from None
-            if area > 0 and x2 > x1 and y2 > y1:
-                valid.append(ann)
-                boxes.append((x1, y1, x2, y2))
-        box_arr = np.asarray(boxes, dtype=np.float32).reshape(-1, 4)
-        index = {int(a["id"]): k for k, a in enumerate(valid)}
-        for k, ann in enumerate(valid):
-            if ann["category_id"] not in person_cat:
+        valid, box_arr = _valid_objects(img_id, imgs[img_id], anns_by_img.get(img_id, []), c_where)
+        index = {aid: k for k, (aid, _) in enumerate(valid)}
+        for k, (aid, cat) in enumerate(valid):
+            if cat not in person_cat:
                 continue
             act = np.full(n_act, -1, np.int8)
             role = np.full((n_act, 2, 4), -1.0, np.float32)
-            aid = int(ann["id"])
             if aid in in_vcoco:
                 act[:] = 0
                 for a, x in enumerate(vsrl):
@@ -147,6 +237,10 @@ def load_vcoco_gt(vcoco_json: str | Path, coco_json: str | Path, split_ids: str 
         ids = np.loadtxt(split_ids, dtype=np.float64, ndmin=1)
     except (OSError, ValueError) as err:
         raise DataError(f"cannot read image ids: {err}", file=split_ids) from None
+    bad = ~(np.isfinite(ids) & (ids == np.round(ids)) & (np.abs(ids) < 2**53))
+    if bad.any():
+        raise DataError(f"image id {ids.reshape(-1)[np.flatnonzero(bad)[0]]} is not an integer", file=split_ids,
+                        record=f"value {int(np.flatnonzero(bad)[0])}", field="image_id")
     coco = read_json_any(coco_json)
     if not isinstance(coco, dict):
         raise DataError("expected a JSON object", file=coco_json)
@@ -178,19 +272,27 @@ def parse_vcoco_detections(dets: object, actions: list[str], roles: list[list[st
     rbox = np.zeros((n, n_act, 2, 4), np.float32)
     rscore = np.full((n, n_act, 2), np.nan, np.float32)
     for d, det in enumerate(dets):
+        if not isinstance(det, dict):
+            raise DataError(f"expected an object, got {type(det).__name__}", file=where, record=d)
+        if not _is_number(det.get("image_id"), integer=True):
+            raise DataError(f"expected an integer, got {repr(det.get('image_id'))[:40]}", file=where, record=d,
+                            field="image_id")
+        img[d] = int(det["image_id"])
+        field = "person_box"
         try:
-            img[d] = int(det["image_id"])
-            pbox[d] = np.asarray(det["person_box"], np.float32).reshape(4)
+            pbox[d] = _f32(det["person_box"], 4)
             for a, act in enumerate(actions):
-                if f"{act}_agent" in det:
-                    agent[d, a] = det[f"{act}_agent"]
+                field = f"{act}_agent"
+                if field in det:
+                    agent[d, a] = np.nan if det[field] is None else _f32(det[field], 1)[0]
                 for j, role in enumerate(roles[a][1:3]):
-                    val = det.get(f"{act}_{role}")
+                    field = f"{act}_{role}"
+                    val = det.get(field)
                     if val is not None:
-                        v = np.asarray(val, np.float32).reshape(5)
+                        v = _f32(val, 5)
                         rbox[d, a, j], rscore[d, a, j] = v[:4], v[4]
         except (KeyError, TypeError, ValueError, OverflowError) as err:
-            raise DataError(f"malformed detection: {err!r}", file=where, record=d) from None
+            raise DataError(f"malformed detection: {err!r}", file=where, record=d, field=field) from None
     return VcocoDetections(img, pbox, agent, rbox, rscore)
 
 

@@ -19,7 +19,7 @@ from torch import nn
 
 from hake.errors import DataError, HakeError
 from hake.models.activity2vec import A2VSpec, Activity2Vec
-from hake.models.weights_io import load_into, module_device, read_weights, save_weights
+from hake.models.weights_io import build_checked, module_device, read_weights, save_weights
 from hake.structures.contracts import PairBatch, PastaOutput
 from hake.vocab import load
 
@@ -125,7 +125,9 @@ class A2VPredictor:
 
         Raises:
             HakeError / DataError: not an Activity2Vec file, a damaged ``spec`` or ``reasoner``
-                entry, or tensors that are missing, extra or of the wrong shape (all naming the file).
+                entry, one asking for more than :data:`~hake.models.weights_io.MAX_PARAMS` parameters,
+                or tensors that are missing, extra or of the wrong shape (all naming the file; checked
+                on the ``meta`` device before anything is allocated).
         """
         a2v_state, r_state, meta = load_state(path)
         if "spec" not in meta:
@@ -133,19 +135,13 @@ class A2VPredictor:
         spec = A2VSpec.from_json(meta["spec"], str(path))
         spec.pretrained = False  # the file holds the trained backbone
         phrases = a2v_state.get("phrases")
-        try:
-            a2v = Activity2Vec(spec, phrase_table=phrases)
-        except (ValueError, KeyError, TypeError, RuntimeError) as err:
-            raise DataError(f"spec describes no buildable model: {err}", file=path, field="spec") from None
-        load_into(a2v, a2v_state, path)
+        # each part is built on the meta device first and checked against the stored tensors
+        a2v = build_checked(lambda: Activity2Vec(spec, phrase_table=phrases), a2v_state, path, "spec")
         reasoner, target = None, "verb117"
         if r_state:
             rm = _reasoner_meta(meta.get("reasoner"), path)
-            try:
-                reasoner = Reasoner(rm["kind"], rm["in_dims"], rm["n_out"])
-            except (ValueError, KeyError, TypeError, RuntimeError, HakeError) as err:
-                raise DataError(f"reasoner describes no buildable model: {err}", file=path, field="reasoner") from None
-            load_into(reasoner, r_state, path)
+            reasoner = build_checked(lambda: Reasoner(rm["kind"], rm["in_dims"], rm["n_out"]), r_state, path,
+                                     "reasoner")
             target = str(rm.get("target", "verb117"))
         return cls(a2v, reasoner, target)
 

@@ -24,7 +24,7 @@ from torch.nn import functional as F
 
 from hake.errors import DataError, HakeError
 from hake.models.reasoners import DEFAULT_HIDDEN, KINDS, TREE, build_core
-from hake.models.weights_io import load_into, read_weights, save_weights
+from hake.models.weights_io import build_checked, read_weights, save_weights
 from hake.vocab.core import GROUPS
 from hake.vocab.core import load as load_vocab
 
@@ -202,13 +202,23 @@ def save_pasta_r(model: PastaR, path: str | Path, info: dict[str, Any] | None = 
 
 
 def load_pasta_r(path: str | Path) -> PastaR:
-    """Rebuild a :class:`PastaR` from a file written by :func:`save_pasta_r` (in eval mode)."""
+    """Rebuild a :class:`PastaR` from a file written by :func:`save_pasta_r` (in eval mode).
+
+    The config is first built on the ``meta`` device and must ask for at most
+    :data:`~hake.models.weights_io.MAX_PARAMS` parameters and exactly the stored tensors
+    (:func:`~hake.models.weights_io.build_checked`), so a damaged config allocates nothing.
+
+    Raises:
+        DataError: unreadable file, no or bad ``config``, too many parameters, tensors that do not fit.
+    """
     state, meta = read_weights(path)
     if "config" not in meta:
         raise DataError("no PaSta-R config in the metadata", file=path, field="config")
     try:
-        model = PastaR.from_config(json.loads(meta["config"]))
-    except (KeyError, TypeError, ValueError, OverflowError, json.JSONDecodeError) as err:
+        cfg = json.loads(meta["config"])
+    except (TypeError, ValueError, OverflowError, RecursionError) as err:
         raise DataError(f"bad PaSta-R config: {err}", file=path, field="config") from None
-    return load_into(model, state, path)
+    if not isinstance(cfg, dict):
+        raise DataError("bad PaSta-R config: expected a JSON object", file=path, field="config")
+    return build_checked(lambda: PastaR.from_config(cfg), state, path, "config")
 

@@ -2,17 +2,15 @@
 
 Each input gets its outputs under the output folder: an image ``a/b.jpg`` given through the folder
 ``a`` becomes ``OUT/b.json`` (and ``OUT/b.png`` with visualisation), a video ``v.avi`` becomes
-``OUT/v.jsonl`` (and ``OUT/v.mp4``). Outputs never replace an input and never collide: a name
-already taken (by another input's outputs or by an input file itself) gets the input's suffix
-(``b.png.json``), then a counter (``b.png~2.json``). An input whose JSON output exists and records
-this input as its ``source`` is skipped unless ``overwrite`` is set; an output recording another
-source is that input's failure, never overwritten silently. Any error while processing one input
-is recorded with its reason and the batch goes on.
+``OUT/v.jsonl`` (and ``OUT/v.mp4``). Outputs never replace an input, another input's results or
+a file hake did not write: such a name is passed over for the next candidate (``b.jpg.json``,
+``b.jpg~2.json``, ...; :mod:`hake.engine.infer.outputs`, which also says how hake recognises its
+own outputs). An input whose results exist is skipped unless ``overwrite`` is set. Any error
+while processing one input is recorded with its reason and the batch goes on.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import secrets
 from collections.abc import Callable, Iterable
@@ -23,6 +21,16 @@ import cv2
 import numpy as np
 
 from hake.datasets import io as _io
+from hake.engine.infer.outputs import (
+    IMAGE_OUTPUTS,
+    choose_stem,
+    ledger,
+    output_of,
+    record_output,
+    recorded_source,
+    same_source,
+    video_outputs,
+)
 from hake.engine.infer.pipeline import Pipeline
 from hake.errors import DataError, HakeError
 from hake.structures.results import dumps_json
@@ -85,27 +93,19 @@ def _inside(path: Path, folder: Path) -> bool:
     return True
 
 
-def _is_overlay(path: Path) -> bool:
-    """True for an image that is hake's overlay of another input (its sibling JSON names another source)."""
-    sibs = [path.with_suffix(".json"), path.with_suffix(".jsonl")]
-    if path.name.endswith(".timeline.png"):  # a video's timeline picture
-        sibs.append(path.with_name(path.name.removesuffix(".timeline.png") + ".jsonl"))
-    for sib in sibs:
-        recorded = recorded_source(sib) if sib.exists() else None
-        if recorded is not None and not _same_source(recorded, path):
-            return True
-    return False
-
-
 def _walk(root: Path, out_dir: Path, found: Collection) -> list[tuple[Path, Path]]:
-    """Supported files under ``root`` (sorted, hidden files and the output folder left out)."""
+    """Supported files under ``root`` (sorted; hidden files, the output folder and hake's own
+    outputs left out)."""
     pairs: list[tuple[Path, Path]] = []
     skip_out = out_dir.exists() and _inside(out_dir, root) and out_dir.resolve() != root.resolve()
+    books: dict[Path, dict[str, dict[str, str]]] = {}
     for p in sorted(root.rglob("*")):
         rel = p.relative_to(root)
         if not p.is_file() or any(part.startswith(".") for part in rel.parts):
             continue
-        if (skip_out and _inside(p, out_dir)) or p.suffix in (".json", ".jsonl") or _is_overlay(p):
+        if (skip_out and _inside(p, out_dir)) or p.suffix in (".json", ".jsonl"):
+            continue
+        if books.setdefault(p.parent, ledger(p.parent)) and output_of(p, books[p.parent]) is not None:
             continue
         if _kind(p) is None:
             found.unsupported.append(p)
@@ -142,25 +142,13 @@ def collect_inputs(inputs: Iterable[Path], out_dir: Path, vis_video_suffix: str 
         if path.resolve() in seen:  # the same file named twice
             continue
         seen.add(path.resolve())
-        kind = _kind(path)
-        suffixes = (".json", ".png") if kind == "image" else (".jsonl", vis_video_suffix)
-        stem = _free_stem(out_dir, rel, suffixes, taken)
+        kind = _kind(path) or "image"
+        suffixes = IMAGE_OUTPUTS if kind == "image" else video_outputs(vis_video_suffix)
+        stem = choose_stem(out_dir, rel, path, suffixes, taken)
         outs = [out_dir / f"{stem}{s}" for s in suffixes]
         taken.update(o.resolve() for o in outs)
-        found.jobs.append(Job(path, kind or "image", outs[0], outs[1]))
+        found.jobs.append(Job(path, kind, outs[0], outs[1]))
     return found
-
-
-def _free_stem(out_dir: Path, rel: Path, suffixes: tuple[str, ...], taken: set[Path]) -> Path:
-    """The first of ``b``, ``b.png``, ``b.png~2``, ... whose outputs are all untaken."""
-    candidates = [rel.with_suffix(""), rel]
-    k = 2
-    while True:
-        for stem in candidates:
-            if not any((out_dir / f"{stem}{s}").resolve() in taken for s in suffixes):
-                return stem
-        candidates = [rel.with_name(f"{rel.name}~{k}")]
-        k += 1
 
 
 def collect_jobs(
@@ -220,24 +208,9 @@ def run_image(pipeline: Pipeline, job: Job, save_vis: bool) -> None:
             os.replace(tmp, job.out_vis)
         finally:
             tmp.unlink(missing_ok=True)
+        record_output(job.out_vis, job.source)
     _write_atomic(job.out_json, text)
-
-
-def recorded_source(out_json: Path) -> str | None:
-    """The ``source`` recorded in an output (``.json``, or the first line of ``.jsonl``); None when
-    the file is unreadable, partial or records none."""
-    try:
-        with open(out_json, encoding="utf-8") as fh:
-            text = fh.readline() if out_json.suffix == ".jsonl" else fh.read()
-        data = json.loads(text)
-    except (OSError, UnicodeDecodeError, ValueError):
-        return None
-    src = data.get("source") if isinstance(data, dict) else None
-    return src if isinstance(src, str) else None
-
-
-def _same_source(recorded: str, source: Path) -> bool:
-    return recorded == str(source) or Path(recorded).resolve() == source.resolve()
+    record_output(job.out_json, job.source)
 
 
 def resume_state(job: Job) -> str:
@@ -247,7 +220,7 @@ def resume_state(job: Job) -> str:
     recorded = recorded_source(job.out_json)
     if recorded is None:
         return "todo"
-    return "done" if _same_source(recorded, job.source) else "other"
+    return "done" if same_source(recorded, job.source) else "other"
 
 
 def _describe(err: Exception) -> str:

@@ -30,6 +30,7 @@ from typing import Any
 import cv2
 import numpy as np
 
+from hake.engine.infer.outputs import record_output
 from hake.engine.infer.pipeline import Pipeline
 from hake.engine.infer.tracking import PersonTracker
 from hake.errors import DataError
@@ -271,20 +272,30 @@ def process_video(
                         tmp.unlink(missing_ok=True)
             elif status != "complete":
                 fh.write(_status(status, done, expected))
+                fh.flush()
+                for tmp in (tmp_json, tmp_video):  # the partial outputs stay this input's
+                    if tmp is not None and tmp.is_file():
+                        record_output(tmp, path)
     if status == "truncated":
         raise DataError(f"video ended early: {done} of {expected} frames read "
                         f"(frames done are in {tmp_json.name})", file=path)
     segments = builder.finish()
-    _write_json(sibling(out_jsonl, ".segments.json"), segments)
+    written = [sibling(out_jsonl, ".segments.json")]
+    _write_json(written[0], segments)
     if timeline:
         from hake.viz.timeline import save_timeline
 
-        save_timeline(segments, sibling(out_jsonl, ".timeline.png"))
+        written.append(sibling(out_jsonl, ".timeline.png"))
+        save_timeline(segments, written[-1])
     if ava:
-        write_ava_csv(builder.ava_rows(), sibling(out_jsonl, ".ava.csv"))
+        written += [sibling(out_jsonl, ".ava.csv"), sibling(out_jsonl, ".ava.labelmap.pbtxt")]
+        write_ava_csv(builder.ava_rows(), written[-2])
     if tmp_video is not None and out_video is not None:
         os.replace(tmp_video, out_video)
+        written.append(out_video)
     os.replace(tmp_json, out_jsonl)
+    for out in [*written, out_jsonl]:
+        record_output(out, path)
     return VideoReport(frames=done, expected=expected, fps=fps, segments=segments)
 
 
