@@ -175,3 +175,21 @@ def test_nanodet_finds_the_footballers_ball_where_it_is(detector: NanoDet) -> No
     assert balls and balls[0].score > 0.5
     x1, y1, x2, y2 = balls[0].box
     assert 320 < (x1 + x2) / 2 < 400 and 280 < (y1 + y2) / 2 < 342
+
+
+def test_an_onnx_file_of_another_kind_is_refused_naming_what_it_is() -> None:
+    from hake.perception.movenet import MoveNetMultiPose, MoveNetSingle
+    from hake.perception.nanodet import NanoDet
+
+    files = {name: hub.weight_path(name) for name in ("detector.nanodet_m", "pose.movenet_lightning",
+                                                      "pose.movenet_multipose")}
+    cases = [(NanoDet, "pose.movenet_lightning", "not a NanoDet detector"),
+             (MoveNetSingle, "detector.nanodet_m", "not a single-person MoveNet"),
+             (MoveNetSingle, "pose.movenet_multipose", "not a single-person MoveNet"),
+             (MoveNetMultiPose, "pose.movenet_lightning", "not a MoveNet MultiPose")]
+    for cls, wrong, message in cases:
+        with pytest.raises(HakeError, match=message):
+            cls(files[wrong])
+    for cls, right in ((NanoDet, "detector.nanodet_m"), (MoveNetSingle, "pose.movenet_lightning"),
+                       (MoveNetMultiPose, "pose.movenet_multipose")):
+        cls(files[right])  # the shipped files pass the same check

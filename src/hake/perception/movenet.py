@@ -47,6 +47,7 @@ class MoveNetSingle:
 
     def __init__(self, source: str | Path = f"pose.{DEFAULT_POSE}", threads: int = 1, device: str = "cpu") -> None:
         self.model = OnnxModel(source, threads=threads, device=device)
+        self.model.expect("single-person MoveNet pose", "tensor(int32)", (None, None, 3), (1, 17, 3))
         self.size = int(self.model.input.shape[1])
 
     def estimate(self, image: np.ndarray, boxes: np.ndarray) -> np.ndarray:
@@ -90,6 +91,7 @@ class MoveNetMultiPose:
         if input_size % 32 or input_size <= 0:
             raise ValueError(f"input_size must be a positive multiple of 32, got {input_size}")
         self.model = OnnxModel(source, threads=threads, device=device)
+        self.model.expect("MoveNet MultiPose", "tensor(int32)", (None, None, 3), (6, 56))
         self.size = int(input_size)
         self.min_iou = float(min_iou)
         self.square = bool(square)

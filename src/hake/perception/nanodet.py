@@ -61,6 +61,7 @@ class NanoDet:
         device: str = "cpu",
     ) -> None:
         self.model = OnnxModel(source, threads=threads, device=device)
+        self.model.expect("NanoDet detector", "tensor(float)", (3, 416, 416), (80,))
         self.score_threshold = float(score_threshold)
         self.nms_threshold = float(nms_threshold)
         self.max_detections = int(max_detections)

@@ -66,6 +66,27 @@ class OnnxModel:
         self.run_seconds = 0.0
         self.calls = 0
 
+    def expect(self, what: str, input_type: str, input_tail: tuple[int | None, ...],
+               output_tail: tuple[int | None, ...]) -> None:
+        """Refuse a model whose signature is not ``what``'s: input element type (``"tensor(float)"``)
+        and the last dimensions of its input and first output (None = any size).
+
+        Raises:
+            HakeError: naming the file, what it is and what was expected.
+        """
+        def fits(shape: list[Any], tail: tuple[int | None, ...]) -> bool:
+            return len(shape) >= len(tail) and all(
+                t is None or s == t for s, t in zip(shape[len(shape) - len(tail):], tail, strict=True))
+
+        out = self.session.get_outputs()[0]
+        if self.input.type != input_type or not fits(self.input.shape, input_tail) or not fits(out.shape, output_tail):
+            def dims(tail: tuple[int | None, ...]) -> str:
+                return "[..., " + ", ".join("N" if t is None else str(t) for t in tail) + "]"
+
+            raise HakeError(f"{self.path} is not a {what} model: it takes {self.input.type} {self.input.shape} "
+                            f"and gives {out.shape}; a {what} takes {input_type} {dims(input_tail)} and gives "
+                            f"{dims(output_tail)}")
+
     def __call__(self, x: np.ndarray) -> list[np.ndarray]:
         """Run the model on one input array; returns the outputs in the model's output order."""
         start = time.perf_counter()
