@@ -10,14 +10,21 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,  # click's plain help: wraps to any width, never cuts a default short
 )
-data_app = typer.Typer(help="Inspect and prepare datasets.", no_args_is_help=True)
-eval_app = typer.Typer(help="Official-protocol evaluators (HICO-DET, HICO, V-COCO, AVA).", no_args_is_help=True)
-train_app = typer.Typer(help="Train models.", no_args_is_help=True)
-benchmark_app = typer.Typer(help="Reproducible measurements on real annotations.", no_args_is_help=True)
-export_app = typer.Typer(help="Export models (ONNX) and check them.", no_args_is_help=True)
-features_app = typer.Typer(help="Extract and cache features.", no_args_is_help=True)
 
+
+def _group(help_text: str) -> typer.Typer:
+    """A command group with the root's plain (click) help."""
+    return typer.Typer(rich_markup_mode=None, help=help_text, no_args_is_help=True)
+
+
+data_app = _group("Inspect and prepare datasets.")
+eval_app = _group("Official-protocol evaluators (HICO-DET, HICO, V-COCO, AVA).")
+train_app = _group("Train models.")
+benchmark_app = _group("Reproducible measurements on real annotations.")
+export_app = _group("Export models (ONNX) and check them.")
+features_app = _group("Extract and cache features.")
 
 
 def _version(value: bool) -> None:

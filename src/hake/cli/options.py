@@ -15,7 +15,7 @@ WEIGHTS = typer.Option(None, "--weights", help="Trained Activity2Vec weights (.s
 DETECTOR = typer.Option(DEFAULT_DETECTOR, "--detector",
                         help="nanodet_m or an .onnx file; +movenet_multipose fuses its persons (default).")
 POSE = typer.Option(DEFAULT_POSE, "--pose", help="Pose model: movenet_lightning, movenet_thunder or movenet_multipose.")
-DEVICE = typer.Option("cpu", "--device", help="cpu or cuda.")
+DEVICE = typer.Option("cpu", "--device", help="cpu, cuda or cuda:N (GPU N).")
 THREADS = typer.Option(1, "--threads", min=1, help="CPU threads for the models.")
 PERSON_THRESHOLD = typer.Option(DEFAULT_PERSON_THRESHOLD, "--person-threshold", min=0.0, max=1.0,
                                 help="Minimum person score (fused scale with the default detector).")

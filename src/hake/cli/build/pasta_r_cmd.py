@@ -26,7 +26,7 @@ def train_pasta_r(
     input_: str = typer.Option("pasta+object", "--input", help="pasta or pasta+object."),
     level: str = typer.Option("image", "--level", help="image (HAKE-HICO) or instance (HAKE-HICO-DET pairs)."),
     out: Path = typer.Option(..., "--out", file_okay=False, help="Output folder."),
-    seed: int = typer.Option(0, "--seed"),
+    seed: int = typer.Option(0, "--seed", help="Random seed of initialisation and batch order."),
     epochs: int | None = typer.Option(None, "--epochs", help="Default: the reasoner's GT-HAKE profile."),
     hidden: int | None = typer.Option(None, "--hidden", help="Hidden width; default: the GT-HAKE profile."),
     language: bool = typer.Option(False, "--language", help="Add the language stream L."),
@@ -54,7 +54,7 @@ def benchmark_pasta_r(
     level: str = typer.Option("image", "--level", help="image or instance."),
     reasoners: str = typer.Option(",".join(REASONERS), "--reasoners", help="Comma-separated subset."),
     runs: int = typer.Option(3, "--runs", min=1, max=5, help="Runs per reasoner: run r = seed + r on hash fold r."),
-    seed: int = typer.Option(0, "--seed"),
+    seed: int = typer.Option(0, "--seed", help="Seed of run 0 (run r uses seed + r)."),
 ) -> None:
     """Train every PaSta-R reasoner with and without the object input, and the baselines, on GT-HAKE.
 

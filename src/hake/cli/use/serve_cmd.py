@@ -25,7 +25,7 @@ def serve_command(
     weights: Path | None = typer.Option(None, "--weights", help="Trained PaSta weights (.safetensors)."),
     detector: str = typer.Option(DEFAULT_DETECTOR, "--detector", help="Detector: nanodet_m or an .onnx file."),
     pose: str = typer.Option(DEFAULT_POSE, "--pose", help="Pose model (movenet_lightning, _thunder, _multipose)."),
-    device: str = typer.Option("cpu", "--device", help="cpu or cuda."),
+    device: str = typer.Option("cpu", "--device", help="cpu, cuda or cuda:N (GPU N)."),
     threads: int = typer.Option(1, "--threads", min=1, help="CPU threads per worker's models."),
     log_level: str = typer.Option("info", "--log-level", help="uvicorn log level (info, warning, error)."),
 ) -> None:
