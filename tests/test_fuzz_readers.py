@@ -21,10 +21,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from conftest import FIXTURES
-from hake.datasets import ava, hico, hicodet, keypoint_cache, stats
+from hake.datasets import ava, hico, hicodet, keypoint_cache, stats, vcoco
 from hake.datasets import io as hio
 from hake.datasets.builders import gt_hake
 from hake.errors import HakeError
+from test_eval_vcoco import ACTIONS, ROLES, write_dataset
 from test_hake_readers_corrupt import WRONG, apply_bytes, byte_edit, paths_of, tar_gz
 
 EXAMPLES = int(os.environ.get("HAKE_FUZZ_EXAMPLES", "40"))
@@ -66,6 +67,23 @@ _KP = json.dumps({"format": keypoint_cache.FORMAT, "images": {"a.jpg": {"boxes":
 _AVA_CSV = b"vid_a,0902,0.1,0.2,0.5,0.9,12,0\nvid_a,0903,0.1,0.2,0.5,0.9,14,1\nvid_b,1000,0.0,0.0,1.0,1.0,80,2\n"
 _LABELMAP = b'item {\n  name: "bend/bow (at the waist)"\n  id: 1\n}\nitem {\n  name: "stand"\n  id: 12\n}\n'
 _PICKLE = pickle.dumps({"a": np.arange(6).reshape(2, 3), "b": [1, "x", (2.5, None)]}, protocol=4)
+_HICODET_NPZ = io.BytesIO()
+np.savez(_HICODET_NPZ, image_index=np.array([0, 1, 1]), hoi=np.array([5, 7, 599]),
+         boxes_h=np.arange(12.0).reshape(3, 4), boxes_o=np.ones((3, 4)), scores=np.array([0.5, 0.25, 1.0]))
+with tempfile.TemporaryDirectory() as _tmp:  # the V-COCO test's two-image dataset: vcoco JSON, COCO instances, ids
+    _VCOCO_FILES = {k: p.read_bytes() for k, p in zip(("vcoco", "coco", "ids"), write_dataset(Path(_tmp)))}
+_VCOCO_DETS = [{"image_id": 1, "person_box": [10, 10, 39, 59], "stand_agent": 0.1, "hold_agent": 0.9,
+                "hold_obj": [50, 20, 59, 29, 0.9], "cut_instr": [90, 70, 99, 79, 0.7], "cut_obj": [0, 0, 0, 0, 0.6]},
+               {"image_id": 2, "person_box": [0, 0, 19, 39], "stand_agent": 0.8}]
+
+
+def _vcoco_gt(path: Path, mutated: str) -> Any:
+    """Read the V-COCO GT with file ``mutated`` (vcoco / coco / ids) at ``path``, the other two intact."""
+    files = {k: path if k == mutated else path.with_name(f"{k}.orig") for k in _VCOCO_FILES}
+    for k, p in files.items():
+        if k != mutated:
+            p.write_bytes(_VCOCO_FILES[k])
+    return vcoco.load_vcoco_gt(files["vcoco"], files["coco"], files["ids"])
 
 #: name -> (seed bytes, file suffix, reader of a path)
 FILE_READERS: dict[str, tuple[bytes, str, Callable[[Path], Any]]] = {
@@ -78,7 +96,14 @@ FILE_READERS: dict[str, tuple[bytes, str, Callable[[Path], Any]]] = {
     "hico_predictions_npy": (_npz(np.zeros((3, 600)), npy=True), ".npy", lambda p: hico.load_predictions(p, 3)),
     "hico_anno_mat": (b"MATLAB 5.0 MAT-file" + bytes(120), ".mat", hico.load_anno_mat),
     "keypoint_cache": (_KP, ".json", keypoint_cache.KeypointCache),
+    "hicodet_detections_npz": (_HICODET_NPZ.getvalue(), ".npz", lambda p: hicodet.load_detections(p, 2)),
+    "vcoco_json": (_VCOCO_FILES["vcoco"], ".json", lambda p: _vcoco_gt(p, "vcoco")),
+    "vcoco_instances": (_VCOCO_FILES["coco"], ".json", lambda p: _vcoco_gt(p, "coco")),
+    "vcoco_ids": (_VCOCO_FILES["ids"], ".txt", lambda p: _vcoco_gt(p, "ids")),
+    "vcoco_detections": (json.dumps(_VCOCO_DETS).encode(), ".json",
+                         lambda p: vcoco.load_vcoco_detections(p, ACTIONS, ROLES)),
     "ava_csv": (_AVA_CSV, ".csv", lambda p: ava.read_ava_csv(p, None)),
+    "ava_csv_head": (_AVA_CSV, ".csv", lambda p: ava.read_ava_csv(p, {12, 14}, 1, protocol="head")),
     "ava_exclusions": (b"vid_a,0902\nvid_b,1000\n", ".csv", ava.read_exclusions),
     "ava_labelmap": (_LABELMAP, ".pbtxt", ava.read_labelmap),
     "gt_hake_image": ((FIXTURES / "hake" / "image_level_excerpt.json").read_bytes(), ".json", gt_hake.load_gt_hake),
@@ -139,6 +164,11 @@ JSON_PARSERS: dict[str, tuple[Any, Callable[[Any, str], Any]]] = {
     "hicodet_detections": ({"detections": [[[5, 1, 2, 30, 40, 3, 4, 50, 60, 0.5]], []]},
                            lambda raw, where: hicodet.parse_detections(raw, 2, where)),
     "hico_labels": (json.loads(_HICO_LABELS), hico.parse_labels_json),
+    "vcoco_json": (json.loads(_VCOCO_FILES["vcoco"]), lambda raw, where: vcoco.build_vcoco_gt(
+        raw, json.loads(_VCOCO_FILES["coco"]), np.array([1, 2]), (where, "coco.json", "ids.txt"))),
+    "vcoco_instances": (json.loads(_VCOCO_FILES["coco"]), lambda raw, where: vcoco.build_vcoco_gt(
+        json.loads(_VCOCO_FILES["vcoco"]), raw, np.array([1, 2]), ("vcoco.json", where, "ids.txt"))),
+    "vcoco_detections": (_VCOCO_DETS, lambda raw, where: vcoco.parse_vcoco_detections(raw, ACTIONS, ROLES, where)),
 }
 
 

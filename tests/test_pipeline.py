@@ -7,7 +7,7 @@ import pytest
 
 from conftest import shared_file
 from hake.engine.infer.pairs import hoi_predictions, make_pairs, person_pasta, top_states
-from hake.engine.infer.pipeline import Pipeline, PipelineConfig, build_pipeline, merge_overlapping
+from hake.engine.infer.pipeline import Pipeline, PipelineConfig, build_pipeline, merge_overlapping, merge_persons_first
 from hake.engine.infer.runner import read_image
 from hake.perception.base import PERSON
 from hake.structures import DetectedObject, FrameResult
@@ -15,6 +15,7 @@ from hake.vocab import load
 from pipeline_standin import HAND_NONE, HOLD_STATE, StandInPasta, closeness
 
 HORSE, CUP, COW, BIRD = 37, 26, 25, 10
+TEDDY = load().objects.index("teddy_bear")
 
 
 def obj(box, score, label) -> DetectedObject:
@@ -154,6 +155,16 @@ def test_merge_overlapping_keeps_the_higher_score_of_near_duplicates() -> None:
     a, b, c = obj((0, 0, 10, 10), 0.5, COW), obj((0, 0, 10, 11), 0.7, HORSE), obj((20, 20, 30, 30), 0.3, CUP)
     assert [o.name for o in merge_overlapping([a, b, c], 0.7)] == ["horse", "cup"]
     assert len(merge_overlapping([a, b, c], 1.0)) == 3
+
+
+def test_an_object_on_a_person_never_removes_the_person() -> None:
+    person = obj((0, 0, 10, 20), 0.2, PERSON)  # a faint fused person ...
+    teddy = obj((0, 0, 10, 19), 0.6, TEDDY)  # ... and a confident object box on it: the object goes
+    cup = obj((2, 2, 4, 4), 0.3, CUP)  # a small object on the person stays
+    twin = obj((0, 0, 10, 21), 0.1, PERSON)  # a duplicate person still merges with the other
+    kept = merge_persons_first([person, teddy, cup, twin], 0.7)
+    assert [o.name for o in kept] == ["cup", "person"]
+    assert len(merge_persons_first([person, teddy, cup, twin], 1.0)) == 4
 
 
 @pytest.fixture(scope="module")

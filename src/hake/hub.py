@@ -44,6 +44,9 @@ FAMILIES: dict[str, str] = {
 DEFAULT_DETECTOR = "nanodet_m+movenet_multipose"
 #: Default minimum person score, on the fused detector's scale (README "Real photos").
 DEFAULT_PERSON_THRESHOLD = 0.12
+#: Default minimum object score (README "Real photos": faint objects give the part states and HOIs
+#: their candidates; each HOI's score still carries the object's score).
+DEFAULT_OBJECT_THRESHOLD = 0.10
 DEFAULT_POSE = "movenet_lightning"
 DEFAULT_PASTA_MODEL = "pose_pasta.coco_mini"
 #: The layout-only PaSta model (Spatial-PaSta), also the layout prior of Pose-PaSta.

@@ -8,7 +8,13 @@ from __future__ import annotations
 
 import typer
 
-from hake.hub import DEFAULT_DETECTOR, DEFAULT_PASTA_MODEL, DEFAULT_PERSON_THRESHOLD, DEFAULT_POSE
+from hake.hub import (
+                      DEFAULT_DETECTOR,
+                      DEFAULT_OBJECT_THRESHOLD,
+                      DEFAULT_PASTA_MODEL,
+                      DEFAULT_PERSON_THRESHOLD,
+                      DEFAULT_POSE,
+)
 
 PASTA_MODEL = typer.Option(DEFAULT_PASTA_MODEL, "--pasta-model", help="Zoo name of the PaSta model.")
 WEIGHTS = typer.Option(None, "--weights", help="Trained Activity2Vec weights (.safetensors).")
@@ -19,6 +25,6 @@ DEVICE = typer.Option("cpu", "--device", help="cpu, cuda or cuda:N (GPU N).")
 THREADS = typer.Option(1, "--threads", min=1, help="CPU threads for the models.")
 PERSON_THRESHOLD = typer.Option(DEFAULT_PERSON_THRESHOLD, "--person-threshold", min=0.0, max=1.0,
                                 help="Minimum person score (fused scale with the default detector).")
-OBJECT_THRESHOLD = typer.Option(0.25, "--object-threshold", min=0.0, max=1.0,
+OBJECT_THRESHOLD = typer.Option(DEFAULT_OBJECT_THRESHOLD, "--object-threshold", min=0.0, max=1.0,
                                 help="Minimum detector score of an object.")
 PROGRESS = typer.Option(True, "--progress/--no-progress", help="Show a progress bar.")

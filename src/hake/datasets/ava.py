@@ -31,6 +31,10 @@ import numpy as np
 from hake.errors import DataError
 
 PROTOCOLS = ("v2019", "head")
+#: The number columns of a row with a box, in file order.
+NUMBER_COLUMNS = ("x1", "y1", "x2", "y2", "action", "score")
+#: Timestamps and action ids must be below this in magnitude (exact in float64, and in int64).
+MAX_ID = 2**53
 #: Above this many runs of consecutive rows of one frame, frames are found by sorting instead.
 RUNS_LIMIT = 200_000
 
@@ -133,9 +137,20 @@ def _num(text: str, protocol: str, path: str | Path, n: int) -> float:
         value = int(text) if protocol == "v2019" else float(text)
     except ValueError:
         raise DataError(f"bad timestamp {text!r}", file=path, record=f"row {n}", field="timestamp") from None
-    if not math.isfinite(value):
+    if not math.isfinite(value) or abs(value) >= MAX_ID:
         raise DataError(f"bad timestamp {text!r}", file=path, record=f"row {n}", field="timestamp")
     return value
+
+
+def _check_numbers(nums: np.ndarray, path: str | Path, offset: int = 0) -> None:
+    """(R, 6) numbers of rows ``offset..``: finite, action ids below ``MAX_ID``; a DataError names row and column."""
+    bad = ~np.isfinite(nums)
+    bad[:, 4] |= np.abs(nums[:, 4]) >= MAX_ID
+    if bad.any():
+        r, c = (int(v) for v in np.argwhere(bad)[0])
+        what = (f"action id {nums[r, 4]:.6g} is out of range" if np.isfinite(nums[r, c])
+                else "missing, NaN or infinite number")
+        raise DataError(what, file=path, record=f"row {offset + r}", field=NUMBER_COLUMNS[c])
 
 
 def _parse_python(path: str | Path, protocol: str) -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray]:
@@ -147,11 +162,15 @@ def _parse_python(path: str | Path, protocol: str) -> tuple[list[str], np.ndarra
             if len(row) not in (2, 7, 8):
                 raise DataError(f"expected 2, 7 or 8 columns, got {len(row)}", file=path, record=f"row {n}",
                                 field="columns")
-            try:
-                vals = ([float(v) for v in row[2:6]] + [int(row[6]), float(row[7]) if len(row) == 8 else 1.0]
-                        if len(row) > 2 else [0.0] * 6)
-            except ValueError as err:
-                raise DataError(f"not a number: {err}", file=path, record=f"row {n}", field="x1..score") from None
+            vals = [0.0] * 5 + [1.0]
+            for k, text in enumerate(row[2:]):
+                try:
+                    vals[k] = float(int(text)) if k == 4 else float(text)
+                except (ValueError, OverflowError):
+                    raise DataError(f"not {'an integer' if k == 4 else 'a number'}: {text!r}", file=path,
+                                    record=f"row {n}", field=NUMBER_COLUMNS[k]) from None
+            if not all(map(math.isfinite, vals)) or abs(vals[4]) >= MAX_ID:
+                _check_numbers(np.array([vals]), path, n)  # the first bad row, as the pyarrow path reports it
             videos.append(row[0])
             ts.append(_num(row[1], protocol, path, n))
             nums.append(vals)
@@ -202,20 +221,20 @@ def _parse_arrow(path: str | Path, protocol: str, whitelist: np.ndarray | None) 
     try:
         reader = pacsv.open_csv(path, read_options=pacsv.ReadOptions(column_names=names, use_threads=False,
                                                                      block_size=1 << 24),
+                                parse_options=pacsv.ParseOptions(ignore_empty_lines=False),
                                 convert_options=pacsv.ConvertOptions(column_types=types))
         for batch in reader:
             cols = [batch.column(k).to_numpy(zero_copy_only=False).astype(np.float64) for k in range(2, ncol)]
             if ncol == 7:
                 cols.append(np.ones(batch.num_rows))
             nums = np.stack(cols, axis=1)
-            bad = ~np.isfinite(nums).all(axis=1)
-            if bad.any():
-                raise DataError("missing, NaN or infinite number", file=path,
-                                record=f"row {offset + int(np.flatnonzero(bad)[0])}", field="x1..score")
+            ts = batch.column(1).to_numpy(zero_copy_only=False).astype(np.float64)
+            if not (np.isfinite(ts) & (np.abs(ts) < MAX_ID)).all():
+                return None  # an empty, NaN or huge timestamp: the csv-module path reports its text
+            _check_numbers(nums, path, offset)
             enc = pc.dictionary_encode(batch.column(0))
             local = np.array([vmap.setdefault(v, len(vmap)) for v in enc.dictionary.to_pylist()], np.int64)
             code = local[enc.indices.to_numpy(zero_copy_only=False)]
-            ts = batch.column(1).to_numpy(zero_copy_only=False).astype(np.float64)
             if whitelist is not None:
                 keep = np.isin(nums[:, 4].astype(np.int64), whitelist)
                 dropped.append(_runs(code[~keep], ts[~keep]))
@@ -312,10 +331,6 @@ def read_ava_csv(path: str | Path, class_whitelist: set[int] | None, capacity: i
     parsed = _parse_arrow(path, protocol, wl)
     if parsed is None:
         videos, ts, nums, boxed = _parse_python(path, protocol)
-        bad = ~np.isfinite(nums).all(axis=1)
-        if bad.any():
-            raise DataError("NaN or infinite number", file=path, record=f"row {int(np.flatnonzero(bad)[0])}",
-                            field="x1..score")
         names, inverse = np.unique(np.asarray(videos, dtype=str), return_inverse=True)
         keep = boxed & (np.isin(nums[:, 4].astype(np.int64), wl) if wl is not None else True)
         code = inverse.astype(np.int64).reshape(-1)

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from hake.datasets.hicodet import load_arrays
 from hake.datasets.io import read_json_any
 from hake.errors import DataError
 from hake.vocab.sizes import NUM_HOIS
@@ -138,12 +139,7 @@ def load_predictions(path: str | Path, num_images: int) -> np.ndarray:
     """
     path = Path(path)
     if path.suffix in (".npy", ".npz"):
-        try:
-            loaded = np.load(path, allow_pickle=False)
-            arr = loaded["scores"] if path.suffix == ".npz" else loaded
-            arr = np.asarray(arr)
-        except Exception as err:  # numpy's header parser and zip reader raise many kinds on a damaged file
-            raise DataError(f"cannot read scores: {err}", file=path, field="scores") from None
+        arr = load_arrays(path, ("scores",))["scores"]
     else:
         raw = read_json_any(path)
         if not isinstance(raw, dict) or "scores" not in raw:

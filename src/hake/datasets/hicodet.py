@@ -15,6 +15,9 @@ Detections (hake's own format): ``{"detections": [[[hoi, hx1,hy1,hx2,hy2, ox1,oy
 
 from __future__ import annotations
 
+import struct
+import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -278,17 +281,62 @@ def check_detections(image_index: np.ndarray, hoi: np.ndarray, boxes_h: np.ndarr
     return HicoDetDetections(image_index.astype(np.int64), hoi.astype(np.int64), boxes_h, boxes_o, scores)
 
 
+#: What numpy's ``.npy`` header parser and the zip reader raise on a damaged, empty or truncated file.
+_NUMPY_READ_ERRORS = (OSError, EOFError, ValueError, TypeError, KeyError, IndexError, AttributeError, MemoryError,
+                      OverflowError, RuntimeError, NotImplementedError, zipfile.BadZipFile, zlib.error, struct.error)
+
+
+def load_arrays(path: str | Path, keys: tuple[str, ...]) -> dict[str, np.ndarray]:
+    """Numeric arrays from an ``.npz`` (the arrays named ``keys``) or an ``.npy`` (one array, ``keys[0]``).
+
+    Read with ``allow_pickle=False``; an empty, truncated or damaged file, a missing array or a
+    non-numeric one is a :class:`DataError` naming the file and the array (as its field) where one is known.
+    """
+    path = Path(path)
+    reading = keys[0] if len(keys) == 1 else None  # the array being read, named in the error
+    missing: list[str] = []
+    try:
+        with open(path, "rb") as fh:  # our handle: np.load leaks its own when the zip directory is damaged
+            loaded = np.load(fh, allow_pickle=False)
+            if isinstance(loaded, np.lib.npyio.NpzFile):
+                with loaded:
+                    missing = [k for k in keys if k not in loaded.files]
+                    files, arrays = loaded.files, {}
+                    for reading in (k for k in keys if k not in missing):
+                        arrays[reading] = np.asarray(loaded[reading])
+            else:
+                arrays = {keys[0]: loaded}
+        if (path.suffix == ".npy") != (not isinstance(loaded, np.lib.npyio.NpzFile)):
+            raise DataError(f"the content is not what the suffix {path.suffix!r} says", file=path)
+        if missing:
+            raise DataError(f"missing array (the file has {', '.join(files) or 'none'})", file=path, field=missing[0])
+    except DataError:
+        raise
+    except _NUMPY_READ_ERRORS as err:
+        raise DataError(f"cannot read {path.suffix or 'numpy'} file: {type(err).__name__}: {err}", file=path,
+                        field=reading) from None
+    for k, arr in arrays.items():
+        if arr.dtype.kind not in "biuf":
+            raise DataError(f"expected numbers, got dtype {arr.dtype}", file=path, field=k)
+    return arrays
+
+
 def load_detections(path: str | Path, num_images: int) -> HicoDetDetections:
     """Read detections from ``.json`` (per-image rows) or columnar ``.npz``; see module doc."""
     path = Path(path)
+    if path.suffix == ".npy":
+        raise DataError("one .npy array cannot hold the five columns; write an .npz with "
+                        "image_index, hoi, boxes_h, boxes_o, scores", file=path)
     if path.suffix == ".npz":
-        try:
-            with np.load(path, allow_pickle=False) as z:
-                cols = {k: z[k] for k in ("image_index", "hoi", "boxes_h", "boxes_o", "scores")}
-        except KeyError as err:
-            raise DataError(f"missing array {err}", file=path) from None
-        except (OSError, ValueError) as err:
-            raise DataError(f"cannot read npz: {err}", file=path) from None
+        cols = load_arrays(path, ("image_index", "hoi", "boxes_h", "boxes_o", "scores"))
+        if cols["image_index"].ndim != 1:
+            raise DataError(f"expected a 1-D array, got shape {cols['image_index'].shape}", file=path,
+                            field="image_index")
+        m = cols["image_index"].shape[0]
+        for k, arr in cols.items():
+            shape = (m, 4) if k.startswith("boxes") else (m,)
+            if arr.shape != shape:
+                raise DataError(f"expected shape {shape} (rows of image_index), got {arr.shape}", file=path, field=k)
         return check_detections(cols["image_index"], cols["hoi"], cols["boxes_h"], cols["boxes_o"], cols["scores"],
                                 num_images, str(path))
     return parse_detections(read_json_any(path), num_images, str(path))

@@ -200,12 +200,73 @@ def _scaled(arr: np.ndarray, mode: str, path: Path) -> Any:
     return (arr.astype(np.float64) / scale).round().astype(np.uint8)
 
 
+#: TIFF orientation tag (274) value -> the flip / rotation that shows the image upright.
+_ORIENT: dict[int, Any] = {
+    2: lambda a: a[:, ::-1], 3: lambda a: a[::-1, ::-1], 4: lambda a: a[::-1], 5: lambda a: a.swapaxes(0, 1),
+    6: lambda a: np.rot90(a, -1), 7: lambda a: np.rot90(a, 2).swapaxes(0, 1), 8: lambda a: np.rot90(a),
+}
+
+
+def _tiff_tags(path: Path) -> dict[int, Any] | None:
+    """The first IFD's tags of a (Big)TIFF file, read without decoding pixels; None if not a TIFF."""
+    import struct
+    import warnings
+
+    from PIL import TiffImagePlugin
+
+    try:
+        with path.open("rb") as fh:
+            head = fh.read(8)
+            if head[:4] not in (b"II*\0", b"MM\0*", b"II+\0", b"MM\0+"):
+                return None
+            if head[2:4] in (b"+\0", b"\0+"):  # BigTIFF: a 16-byte header
+                head += fh.read(8)
+            ifd = TiffImagePlugin.ImageFileDirectory_v2(head)
+            fh.seek(ifd.next)
+            with warnings.catch_warnings():  # a damaged directory is reported as unreadable below
+                warnings.simplefilter("ignore")
+                ifd.load(fh)
+            return dict(ifd)
+    except (OSError, ValueError, SyntaxError, EOFError, KeyError, struct.error):
+        return None
+
+
+def _read_float_tiff(path: Path, max_pixels: int) -> np.ndarray | None:
+    """(H, W, 3) uint8 RGB of a 3- or 4-channel floating-point TIFF (Pillow opens only 1-channel
+    ones), values mapped by :func:`_scaled`'s range rule, alpha dropped, orientation tag applied;
+    None when the file is not such a TIFF or OpenCV cannot decode it."""
+    tags = _tiff_tags(path)
+    if tags is None:
+        return None
+    fmt, samples = tags.get(339, 1), tags.get(277, 1)
+    fmt = fmt[0] if isinstance(fmt, tuple) else fmt
+    if fmt != 3 or samples not in (3, 4):  # 3 = IEEE floating point
+        return None
+    try:
+        w, h = int(tags[256]), int(tags[257])
+    except (KeyError, TypeError, ValueError):
+        return None
+    if w * h > max_pixels:
+        raise DataError(f"image is {w}x{h} = {w * h:,} pixels, more than the {max_pixels:,} allowed",
+                        file=path, field="size")
+    import cv2
+
+    try:
+        arr = cv2.imdecode(np.fromfile(path, np.uint8), cv2.IMREAD_UNCHANGED)
+    except (cv2.error, OSError):
+        return None
+    if arr is None or arr.ndim != 3 or arr.shape[2] not in (3, 4) or arr.dtype.kind != "f":
+        return None
+    rgb = _scaled(arr[..., 2::-1], "F", path)  # OpenCV gives BGR(A)
+    return np.ascontiguousarray(_ORIENT.get(tags.get(274, 1), lambda a: a)(rgb), dtype=np.uint8)
+
+
 def read_image(path: str | Path, max_pixels: int = MAX_IMAGE_PIXELS) -> np.ndarray:
     """(H, W, 3) uint8 RGB pixels of an image file, EXIF orientation applied.
 
     8-bit images are converted to RGB; single-channel 16-bit images are scaled by 1/257, 32-bit
-    integer images by their range (0..255 as is, up to 65535 by 1/257), float images from [0, 1]
-    or [0, 255]; anything else is refused.
+    integer images by their range (0..255 as is, up to 65535 by 1/257), float images (1-channel,
+    and 3- or 4-channel TIFFs, alpha dropped) from [0, 1] or [0, 255]; anything else is refused.
 
     Raises:
         DataError: the file cannot be read or decoded, is truncated, has more than ``max_pixels``
@@ -227,10 +288,14 @@ def read_image(path: str | Path, max_pixels: int = MAX_IMAGE_PIXELS) -> np.ndarr
                 return np.repeat(grey[..., None], 3, axis=2)
             return np.asarray(im.convert("RGB"), dtype=np.uint8)
     except UnidentifiedImageError:
-        raise DataError("not a readable image (unknown or corrupt format)", file=path) from None
+        pass  # perhaps a multi-channel float TIFF, which Pillow does not open
     except Image.DecompressionBombError as err:
         raise DataError(f"image too large: {err}", file=path, field="size") from None
     except (OSError, SyntaxError, ValueError, EOFError) as err:
         if isinstance(err, DataError):
             raise
         raise DataError(f"cannot decode image: {err}", file=path) from None
+    pixels = _read_float_tiff(path, max_pixels)
+    if pixels is None:
+        raise DataError("not a readable image (unknown or corrupt format)", file=path)
+    return pixels

@@ -13,6 +13,7 @@ restricted unpickler. A missing key counts as "no prediction" (NaN), where the o
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -127,8 +128,13 @@ def _object(value: object, where: str, record: str) -> dict:
     return value
 
 
-def _coco_index(coco: dict, where: str) -> tuple[dict[int, tuple[int, dict]], set[int], dict[int, list[tuple[int, dict]]]]:
+_Rows = dict[int, list[tuple[int, dict]]]
+
+
+def _coco_index(coco: dict, where: str) -> tuple[dict[int, tuple[int, dict]], set[int], _Rows]:
     """(row, image) by image id, the person category ids, and (row, annotation) pairs by image id."""
+    if not isinstance(coco, dict):
+        raise DataError("not a COCO instances file: expected a JSON object", file=where)
     for key in ("images", "categories", "annotations"):
         if not isinstance(coco.get(key), list):
             raise DataError("not a COCO instances file: expected a list", file=where, field=key)
@@ -145,7 +151,7 @@ def _coco_index(coco: dict, where: str) -> tuple[dict[int, tuple[int, dict]], se
             raise DataError("missing", file=where, record=f"categories[{r}]", field="name")
         if cat["name"] == "person":
             person_cat.add(cid)
-    anns_by_img: dict[int, list[tuple[int, dict]]] = {}
+    anns_by_img: _Rows = {}
     for r, ann in enumerate(coco["annotations"]):
         rec = f"annotations[{r}]"
         img_id = int(_number(_object(ann, where, rec), "image_id", where, rec, integer=True))
@@ -234,9 +240,13 @@ def build_vcoco_gt(vcoco: object, coco: dict, image_ids: np.ndarray, where: tupl
 def load_vcoco_gt(vcoco_json: str | Path, coco_json: str | Path, split_ids: str | Path) -> VcocoGT:
     """Read ``vcoco_test.json``, COCO ``instances_*.json`` and the split id file (one id per line)."""
     try:
-        ids = np.loadtxt(split_ids, dtype=np.float64, ndmin=1)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # numpy's "input contained no data": refused below
+            ids = np.loadtxt(split_ids, dtype=np.float64, ndmin=1)
     except (OSError, ValueError) as err:
         raise DataError(f"cannot read image ids: {err}", file=split_ids) from None
+    if ids.ndim != 1 or not ids.size:
+        raise DataError("expected one image id per line", file=split_ids, field="image_id")
     bad = ~(np.isfinite(ids) & (ids == np.round(ids)) & (np.abs(ids) < 2**53))
     if bad.any():
         raise DataError(f"image id {ids.reshape(-1)[np.flatnonzero(bad)[0]]} is not an integer", file=split_ids,

@@ -8,7 +8,7 @@ import typer
 
 from hake.cli.apps import app
 from hake.cli.common import guarded
-from hake.hub import DEFAULT_DETECTOR, DEFAULT_PASTA_MODEL, DEFAULT_POSE
+from hake.cli.options import DETECTOR, DEVICE, PASTA_MODEL, POSE, WEIGHTS
 
 
 @app.command("serve")
@@ -21,11 +21,11 @@ def serve_command(
     max_upload_mb: float = typer.Option(50.0, "--max-upload-mb", min=0.001, help="Largest upload (413 above)."),
     max_pixels: int = typer.Option(40_000_000, "--max-pixels", min=1, help="Most pixels per image or frame."),
     max_video_frames: int = typer.Option(600, "--max-video-frames", min=1, help="Most frames per video."),
-    pasta_model: str = typer.Option(DEFAULT_PASTA_MODEL, "--pasta-model", help="Zoo name of the PaSta model."),
-    weights: Path | None = typer.Option(None, "--weights", help="Trained PaSta weights (.safetensors)."),
-    detector: str = typer.Option(DEFAULT_DETECTOR, "--detector", help="Detector: nanodet_m or an .onnx file."),
-    pose: str = typer.Option(DEFAULT_POSE, "--pose", help="Pose model (movenet_lightning, _thunder, _multipose)."),
-    device: str = typer.Option("cpu", "--device", help="cpu, cuda or cuda:N (GPU N)."),
+    pasta_model: str = PASTA_MODEL,
+    weights: Path | None = WEIGHTS,
+    detector: str = DETECTOR,
+    pose: str = POSE,
+    device: str = DEVICE,
     threads: int = typer.Option(1, "--threads", min=1, help="CPU threads per worker's models."),
     log_level: str = typer.Option("info", "--log-level", help="uvicorn log level (info, warning, error)."),
 ) -> None:

@@ -25,7 +25,14 @@ from hake import hub
 from hake.engine.infer.pairs import hoi_predictions, make_pairs, person_evidence, person_pasta, top_states
 from hake.errors import HakeError
 from hake.geometry import part_boxes
-from hake.hub import DEFAULT_DETECTOR, DEFAULT_PASTA_MODEL, DEFAULT_PERSON_THRESHOLD, DEFAULT_POSE
+from hake.geometry.boxes import iou_matrix
+from hake.hub import (
+    DEFAULT_DETECTOR,
+    DEFAULT_OBJECT_THRESHOLD,
+    DEFAULT_PASTA_MODEL,
+    DEFAULT_PERSON_THRESHOLD,
+    DEFAULT_POSE,
+)
 from hake.perception.base import PERSON, Detector, PoseEstimator, check_image
 from hake.perception.fusion import FusedDetector, FusedPose
 from hake.structures import DetectedObject, FrameResult, PastaModel, Person
@@ -59,6 +66,18 @@ def merge_overlapping(objects: list[DetectedObject], iou: float) -> list[Detecte
     return [objects[i] for i in sorted(np.asarray(keep, dtype=np.int64).reshape(-1).tolist())]
 
 
+def merge_persons_first(detections: list[DetectedObject], iou: float) -> list[DetectedObject]:
+    """Persons merged among themselves, objects among themselves, then every object whose box
+    overlaps a kept person's at IoU >= ``iou`` dropped (a person is never lost to an object box
+    on it: fused person scores and NanoDet's object scores are not on one scale). Sorted by score."""
+    persons = merge_overlapping([d for d in detections if d.label == PERSON], iou)
+    objects = merge_overlapping([d for d in detections if d.label != PERSON], iou)
+    if persons and objects and iou < 1:
+        overlap = iou_matrix(np.array([o.box for o in objects]), np.array([p.box for p in persons]))
+        objects = [o for o, row in zip(objects, overlap, strict=True) if row.max() < iou]
+    return sorted(persons + objects, key=lambda d: -d.score)
+
+
 @dataclass
 class PipelineConfig:
     """Thresholds and limits of :class:`Pipeline`.
@@ -72,13 +91,14 @@ class PipelineConfig:
         top_hois: HOIs reported per human-object pair.
         max_persons: at most this many persons per frame (highest scores).
         max_objects: at most this many objects per frame (highest scores).
-        object_merge_iou: of two detections of different classes (persons included) whose boxes
-            overlap at least this much (IoU), only the higher-scored is kept (the detector
-            suppresses duplicates per class only).
+        object_merge_iou: of two objects of different classes whose boxes overlap at least this
+            much (IoU) only the higher-scored is kept (the detector suppresses duplicates per
+            class only), and an object overlapping a person this much is dropped
+            (:func:`merge_persons_first`).
     """
 
     person_threshold: float = DEFAULT_PERSON_THRESHOLD
-    object_threshold: float = 0.25
+    object_threshold: float = DEFAULT_OBJECT_THRESHOLD
     hoi_threshold: float = 0.01
     top_states: int = 3
     top_hois: int = 5
@@ -137,7 +157,7 @@ class Pipeline:
         with self._stage("detect"):
             dets = self.detector.detect(image)
             kept = [d for d in dets if d.score >= (cfg.person_threshold if d.label == PERSON else cfg.object_threshold)]
-            kept = merge_overlapping(kept, cfg.object_merge_iou)
+            kept = merge_persons_first(kept, cfg.object_merge_iou)
             persons = [d for d in kept if d.label == PERSON][: cfg.max_persons]
             objects = [d for d in kept if d.label != PERSON][: cfg.max_objects]
         result = FrameResult(source=source, width=w, height=h, frame_index=frame_index, objects=objects)

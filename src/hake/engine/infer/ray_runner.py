@@ -19,8 +19,11 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
+import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -165,10 +168,74 @@ class _Worker:
         return {"source": [str(s) for s in batch["source"]], "status": status, "reason": reason, "seconds": seconds}
 
 
+#: What Ray's C++ core prints on stderr when a driver starts with RAY_BACKEND_LOG_LEVEL set, whatever
+#: the level: an INFO line logged before the new level takes effect, so no value of the variable hides it.
+RAY_LEVEL_NOTICE = b"Set ray log level from environment variable RAY_BACKEND_LOG_LEVEL"
+
+
+def _pump(read_fd: int, out_fd: int, drop: bytes) -> None:
+    """Copy ``read_fd`` to ``out_fd`` line by line as it comes, leaving out lines holding ``drop``;
+    close both at end of input."""
+    rest = b""
+    try:
+        while chunk := os.read(read_fd, 65536):
+            *lines, rest = (rest + chunk).split(b"\n")
+            kept = b"".join(line + b"\n" for line in lines if drop not in line)
+            while kept:
+                kept = kept[os.write(out_fd, kept):]
+        if rest and drop not in rest:
+            os.write(out_fd, rest)
+    except OSError:  # stderr went away: nothing left to report to
+        pass
+    finally:
+        os.close(read_fd)
+        os.close(out_fd)
+
+
+def _flush_stderr() -> None:
+    if sys.stderr is not None:
+        sys.stderr.flush()
+
+
+@contextmanager
+def stderr_without(drop: bytes = RAY_LEVEL_NOTICE) -> Iterator[None]:
+    """Pass everything written to file descriptor 2 (Python's and C++'s stderr) through to it, as it
+    comes, except lines containing ``drop``.
+
+    Only Ray's start-up notice is removed; errors, warnings and tracebacks pass unchanged. The
+    filter is a pipe read by a thread that passes each line on as it arrives (nothing is held back
+    until the end, so output before a crash is not lost with it). Without a usable descriptor 2 it
+    does nothing.
+    """
+    try:
+        restore = os.dup(2)
+    except OSError:
+        yield
+        return
+    out_fd = os.dup(restore)
+    read_fd, write_fd = os.pipe()
+    pump = threading.Thread(target=_pump, args=(read_fd, out_fd, drop), name="hake-stderr-filter", daemon=True)
+    pump.start()
+    _flush_stderr()
+    os.dup2(write_fd, 2)
+    os.close(write_fd)
+    try:
+        yield
+    finally:
+        _flush_stderr()
+        os.dup2(restore, 2)  # fd 2 is stderr again: the pipe ends once no child holds its write end
+        os.close(restore)
+        pump.join(timeout=5.0)  # a child that inherited fd 2 keeps the pump (a daemon) alive; fine
+
+
 def ensure_ray(workers: int, address: str | None = None) -> None:
-    """Start a local Ray instance with ``workers`` CPUs, or connect to ``address``; reuse a running one."""
-    # Ray's C++ core worker logs (e.g. an "actor constructor arguments" error line at start-up) are
-    # for Ray developers; real failures still reach the user per input.
+    """Start a local Ray instance with ``workers`` CPUs, or connect to ``address``; reuse a running one.
+
+    Ray's C++ logs below FATAL are for Ray developers (e.g. an "actor constructor arguments" error
+    line for every Ray Data actor pool), so ``RAY_BACKEND_LOG_LEVEL`` is set to ``fatal`` unless
+    the user set it; the one notice Ray prints about that variable at start-up is filtered out
+    (:func:`stderr_without`). Real failures still reach the user, per input.
+    """
     os.environ.setdefault("RAY_BACKEND_LOG_LEVEL", "fatal")
     try:
         import ray
@@ -176,10 +243,11 @@ def ensure_ray(workers: int, address: str | None = None) -> None:
         raise HakeError(f"Ray is not installed ({err}); pip install 'hake-action[ray]'") from None
     if ray.is_initialized():
         return
-    if address:
-        ray.init(address=address, log_to_driver=False, logging_level=logging.ERROR)
-    else:
-        ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=False, logging_level=logging.ERROR)
+    with stderr_without(RAY_LEVEL_NOTICE):
+        if address:
+            ray.init(address=address, log_to_driver=False, logging_level=logging.ERROR)
+        else:
+            ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=False, logging_level=logging.ERROR)
     ctx = ray.data.DataContext.get_current()
     ctx.enable_progress_bars = False
     ctx.print_on_execution_start = False
