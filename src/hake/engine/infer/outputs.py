@@ -19,8 +19,8 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 LEDGER = ".hake-outputs.jsonl"
 #: Output suffixes of an image: its JSON and its overlay.
@@ -121,7 +121,7 @@ def choose_stem(out_dir: Path, rel: Path, source: Path, suffixes: tuple[str, ...
     def usable(stem: Path) -> bool:
         return all(p.resolve() not in taken and (not p.exists() or is_output_of(p, source)) for p in paths(stem))
 
-    def candidates() -> Any:
+    def candidates() -> Iterator[Path]:
         yield rel.with_suffix("")
         yield rel
         k = 2
@@ -138,3 +138,4 @@ def choose_stem(out_dir: Path, rel: Path, source: Path, suffixes: tuple[str, ...
             first_free = first_free or stem
         if not any(p.exists() for p in outs) and first_free is not None:
             return first_free  # past the last candidate that could hold this input's results
+    raise AssertionError("unreachable: the candidates never end")
