@@ -197,3 +197,27 @@ def test_stderr_filter_drops_only_rays_level_notice(capfd) -> None:
     assert err == "real error: keep me\na partial line"
     os.write(2, b"after: " + RAY_LEVEL_NOTICE + b"\n")  # the filter is gone once Ray has started
     assert RAY_LEVEL_NOTICE.decode() in capfd.readouterr().err
+
+
+def test_a_spatial_pasta_file_asking_for_a_huge_model_is_refused_before_allocating(tmp_path) -> None:
+    import json
+    import time
+
+    from safetensors.torch import load_file, save_file
+
+    from hake import hub
+    from hake.errors import DataError
+    from hake.models.spatial import load_spatial_pasta
+    from hake.models.weights_io import read_weights
+
+    shipped = hub.weight_path("spatial_pasta.hake_hicodet")
+    _, meta = read_weights(shipped)
+    doc = json.loads(meta["hake"])
+    doc["config"]["hidden"] = 10_000_000  # within no sane range: ~10^14 numbers for the trunk
+    bad = tmp_path / "huge.safetensors"
+    save_file(load_file(str(shipped)), str(bad), metadata={**meta, "hake": json.dumps(doc)})
+    start = time.perf_counter()
+    with pytest.raises(DataError) as err:
+        load_spatial_pasta(bad)
+    assert time.perf_counter() - start < 5 and err.value.field == "hake" and "huge.safetensors" in str(err.value)
+    assert load_spatial_pasta(shipped) is not None  # the shipped file passes the same check

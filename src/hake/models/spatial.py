@@ -27,7 +27,7 @@ from hake.errors import DataError, HakeError
 from hake.models.layout import LAYOUT_DIM, pair_layout
 from hake.models.pair_streams import interaction_maps
 from hake.models.pasta_r import InSpec, PastaR, split_groups
-from hake.models.weights_io import load_into, module_device, read_weights, save_weights
+from hake.models.weights_io import build_checked, module_device, read_weights, save_weights
 from hake.structures.contracts import PairBatch, PastaOutput
 from hake.vocab.core import load as load_vocab
 from hake.vocab.sizes import NUM_OBJECTS
@@ -186,8 +186,8 @@ def load_spatial_pasta(path: str | Path) -> SpatialPasta:
     """Rebuild a :class:`SpatialPasta` written by :func:`save_spatial_pasta` (eval mode, CPU)."""
     state, meta = read_weights(path)
     try:
-        model = SpatialPasta(SpatialConfig(**json.loads(meta["hake"])["config"]))
+        config = SpatialConfig(**json.loads(meta["hake"])["config"])
     except (KeyError, TypeError, ValueError, OverflowError) as err:
         raise DataError(f"bad Spatial-PaSta config: {err}", file=path, field="hake") from None
-    return load_into(model, state, path)
+    return build_checked(lambda: SpatialPasta(config), state, path, "hake")  # sizes checked before allocating
 
