@@ -16,6 +16,7 @@ import math
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -45,7 +46,7 @@ class VcocoGT:
     role_boxes: np.ndarray
 
 
-def _int_list(x: dict, key: str, where: str, record: str) -> np.ndarray:
+def _int_list(x: dict[str, Any], key: str, where: str, record: str) -> np.ndarray:
     """``x[key]`` as a flat int64 array; every value must be an integer below 2**53."""
     if key not in x:
         raise DataError("missing", file=where, record=record, field=key)
@@ -58,7 +59,7 @@ def _int_list(x: dict, key: str, where: str, record: str) -> np.ndarray:
     return arr.astype(np.int64)
 
 
-def _vsrl(vcoco: object, where: str) -> list[dict]:
+def _vsrl(vcoco: object, where: str) -> list[dict[str, Any]]:
     """Check the per-action entries of ``vcoco_*.json``; ``role_object_id`` becomes (n, roles)."""
     if not isinstance(vcoco, list) or not vcoco:
         raise DataError("expected a list of per-action entries", file=where)
@@ -72,7 +73,7 @@ def _vsrl(vcoco: object, where: str) -> list[dict]:
         roles = x.get("role_name")
         if not isinstance(roles, list) or not 1 <= len(roles) <= 3 or not all(isinstance(r, str) for r in roles):
             raise DataError("expected 1 to 3 role names, agent first", file=where, record=rec, field="role_name")
-        entry: dict = {"action": str(x["action_name"]), "roles": roles}
+        entry: dict[str, Any] = {"action": str(x["action_name"]), "roles": roles}
         for key in ("image_id", "ann_id", "label", "role_object_id"):
             entry[key] = _int_list(x, key, where, rec)
         n = len(entry["ann_id"])
@@ -85,7 +86,7 @@ def _vsrl(vcoco: object, where: str) -> list[dict]:
     return out
 
 
-def _clean_box(bbox: list, width: float, height: float) -> tuple[float, float, float, float]:
+def _clean_box(bbox: list[float], width: float, height: float) -> tuple[float, float, float, float]:
     x1, y1 = float(bbox[0]), float(bbox[1])
     x2 = x1 + np.maximum(0.0, bbox[2] - 1.0)
     y2 = y1 + np.maximum(0.0, bbox[3] - 1.0)
@@ -111,7 +112,7 @@ def _f32(value: object, size: int) -> np.ndarray:
     return v.astype(np.float32)
 
 
-def _number(rec: dict, key: str, where: str, record: str, *, integer: bool = False) -> float:
+def _number(rec: dict[str, Any], key: str, where: str, record: str, *, integer: bool = False) -> float:
     """``rec[key]`` as a finite JSON number (an integer below 2**53 for ids); else a DataError."""
     if key not in rec:
         raise DataError("missing", file=where, record=record, field=key)
@@ -119,26 +120,26 @@ def _number(rec: dict, key: str, where: str, record: str, *, integer: bool = Fal
     if not _is_number(v, integer):
         kind = "an integer" if integer else "a finite number"
         raise DataError(f"expected {kind}, got {repr(v)[:40]}", file=where, record=record, field=key)
-    return v
+    return float(v)
 
 
-def _object(value: object, where: str, record: str) -> dict:
+def _object(value: object, where: str, record: str) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise DataError(f"expected an object, got {type(value).__name__}", file=where, record=record)
     return value
 
 
-_Rows = dict[int, list[tuple[int, dict]]]
+_Rows = dict[int, list[tuple[int, dict[str, Any]]]]
 
 
-def _coco_index(coco: dict, where: str) -> tuple[dict[int, tuple[int, dict]], set[int], _Rows]:
+def _coco_index(coco: object, where: str) -> tuple[dict[int, tuple[int, dict[str, Any]]], set[int], _Rows]:
     """(row, image) by image id, the person category ids, and (row, annotation) pairs by image id."""
     if not isinstance(coco, dict):
         raise DataError("not a COCO instances file: expected a JSON object", file=where)
     for key in ("images", "categories", "annotations"):
         if not isinstance(coco.get(key), list):
             raise DataError("not a COCO instances file: expected a list", file=where, field=key)
-    imgs: dict[int, tuple[int, dict]] = {}
+    imgs: dict[int, tuple[int, dict[str, Any]]] = {}
     for r, im in enumerate(coco["images"]):
         img_id = int(_number(_object(im, where, f"images[{r}]"), "id", where, f"images[{r}]", integer=True))
         if img_id in imgs:
@@ -159,7 +160,7 @@ def _coco_index(coco: dict, where: str) -> tuple[dict[int, tuple[int, dict]], se
     return imgs, person_cat, anns_by_img
 
 
-def _valid_objects(img_id: int, image: tuple[int, dict], anns: list[tuple[int, dict]],
+def _valid_objects(img_id: int, image: tuple[int, dict[str, Any]], anns: list[tuple[int, dict[str, Any]]],
                    where: str) -> tuple[list[tuple[int, int]], np.ndarray]:
     """(annotation id, category id) and float32 boxes of the image's kept objects (vsrl_eval rules)."""
     rec = f"images[{image[0]}] (id {img_id})"
@@ -190,7 +191,7 @@ def _valid_objects(img_id: int, image: tuple[int, dict], anns: list[tuple[int, d
     return valid, np.asarray(boxes, dtype=np.float32).reshape(-1, 4)
 
 
-def build_vcoco_gt(vcoco: object, coco: dict, image_ids: np.ndarray, where: tuple[str, str, str]) -> VcocoGT:
+def build_vcoco_gt(vcoco: object, coco: dict[str, Any], image_ids: np.ndarray, where: tuple[str, str, str]) -> VcocoGT:
     """Build :class:`VcocoGT` from parsed V-COCO JSON, COCO instances and split ids."""
     v_where, c_where, s_where = where
     vsrl = _vsrl(vcoco, v_where)
