@@ -78,6 +78,10 @@ class HicoDetGT:
         """Total number of GT human-object pairs."""
         return int(sum(len(h) for h in self.hoi))
 
+    def hois_with_gt(self) -> np.ndarray:
+        """(600,) bool: the HOIs with at least one GT pair here."""
+        return np.bincount(_cat(self.hoi, (0,)).astype(np.int64), minlength=NUM_HOIS) > 0
+
     def flat(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """All pairs as columns: image index (P,), hoi (P,), boxes_h (P,4), boxes_o (P,4)."""
         counts = np.array([len(h) for h in self.hoi], dtype=np.int64)

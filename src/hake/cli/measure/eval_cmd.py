@@ -76,8 +76,7 @@ def hicodet_command(
     if json_out is not None:
         write_json(out, json_out)
     if plot is not None:
-        has = np.bincount(np.concatenate(g.hoi) if len(g) else np.zeros(0, int), minlength=NUM_HOIS) > 0
-        ap = np.where(has, res.default.per_class_ap, np.nan)  # classes without positives are not plotted
+        ap = np.where(g.hois_with_gt(), res.default.per_class_ap, np.nan)  # classes without positives are not plotted
         _plots(plot, "hicodet_default", _hoi_names(), ap, res.curves["default"].get)
 
 

@@ -227,9 +227,7 @@ def run_spatial_benchmark(gt: HicoDetGT, models: list[Any], protocol: str = "gt_
 def class_counts(gt: HicoDetGT) -> dict[str, int]:
     """The HOI classes the Full / Rare / Non-Rare means average (the official code averages all of
     them), and how many of each have at least one GT pair in ``gt`` (fewer with ``--max-images``)."""
-    present = np.zeros(600, bool)
-    for hois in gt.hoi:
-        present[np.asarray(hois, np.int64)] = True
+    present = gt.hois_with_gt()
     return {"full": 600, "rare": int(len(gt.rare)), "non_rare": int(len(gt.non_rare)),
             "full_with_gt": int(present.sum()), "rare_with_gt": int(present[gt.rare].sum()),
             "non_rare_with_gt": int(present[gt.non_rare].sum())}
