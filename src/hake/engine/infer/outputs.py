@@ -16,11 +16,12 @@ finds each input's results whatever the order of the inputs.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
+
+from hake.hub import sha256_of
 
 LEDGER = ".hake-outputs.jsonl"
 #: Output suffixes of an image: its JSON and its overlay.
@@ -33,21 +34,12 @@ def video_outputs(vis_suffix: str = ".mp4") -> tuple[str, ...]:
             ".partial.jsonl", ".partial" + vis_suffix)
 
 
-def sha256_file(path: Path) -> str:
-    """Hex sha256 of a file's bytes."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def record_output(path: Path, source: Path | str) -> None:
     """Append ``path`` (just written, complete) to its folder's ledger as an output of ``source``.
 
     One ``O_APPEND`` write per line, so processes sharing an output folder do not interleave lines.
     """
-    line = json.dumps({"file": path.name, "sha256": sha256_file(path), "source": str(source)}) + "\n"
+    line = json.dumps({"file": path.name, "sha256": sha256_of(path), "source": str(source)}) + "\n"
     fd = os.open(path.parent / LEDGER, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
     try:
         os.write(fd, line.encode("utf-8"))
@@ -95,7 +87,7 @@ def output_of(path: Path, books: dict[str, dict[str, str]] | None = None) -> str
     entry = (ledger(path.parent) if books is None else books).get(path.name)
     if entry is None or not path.is_file():
         return None
-    return entry["source"] if sha256_file(path) == entry["sha256"] else None
+    return entry["source"] if sha256_of(path) == entry["sha256"] else None
 
 
 def is_output_of(path: Path, source: Path) -> bool:
