@@ -121,3 +121,25 @@ def test_parameter_file_round_trip_and_bad_file(tmp_path) -> None:
     (tmp_path / "other.json").write_text("{}")
     with pytest.raises(DataError, match="format"):
         load_pose_params(tmp_path / "other.json")
+
+
+def test_the_pose_model_choice_changes_the_part_states_of_a_real_photo() -> None:
+    """A coco-mini photo of one person (a single person: Lightning by default, Thunder with --pose
+    movenet_thunder): the two models place the joints differently and the foot's top state changes."""
+    from conftest import shared_file
+    from hake.datasets.io import read_image
+    from hake.engine.infer.pairs import ALL_STATES
+    from hake.engine.infer.pipeline import build_pipeline
+
+    image = read_image(shared_file("coco-mini", "train2017", "000000037666.jpg"))
+    found = []
+    for pose in ("movenet_lightning", "movenet_thunder"):
+        pipe = build_pipeline(pose=pose)
+        pipe.config.top_states = ALL_STATES
+        (person,) = pipe(image).persons
+        found.append((np.asarray(person.keypoints), person.pasta))
+    (kp_a, pasta_a), (kp_b, pasta_b) = found
+    assert np.abs(kp_a[:, :2] - kp_b[:, :2]).max() > 3  # the two models disagree by pixels ...
+    probs = [{(s.group, s.state): s.prob for v in p.values() for s in v} for p in (pasta_a, pasta_b)]
+    assert max(abs(probs[0][k] - probs[1][k]) for k in probs[0]) > 0.2  # ... and so do the states
+    assert pasta_a["foot"][0].state != pasta_b["foot"][0].state
