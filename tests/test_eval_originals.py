@@ -1,7 +1,9 @@
 """Optional oracle: the unmodified Python originals vs hake on random tie-heavy files.
 
 Runs only when ``HAKE_ORIGINALS`` names a folder holding ``vsrl_eval.py`` (s-gupta/v-coco) and
-``get_ava_performance.py`` with its ``ava/`` package (activitynet/ActivityNet ``Evaluation/``), and
+``get_ava_performance.py`` with its ``ava/`` package (activitynet/ActivityNet ``Evaluation/``; for the
+``v2019`` protocol also that file as of ActivityNet commit 3fee089, 2019-03-01, saved as
+``get_ava_performance_v2019.py``: the version with the exclusions file), and
 ``pycocotools`` is importable; the originals are not part of hake. They run in a subprocess with
 the smallest numpy-2 shims they need (``np.float``, ``np.NAN``; in ``vsrl_eval.py`` a size-1 array
 assigned to a scalar slot is indexed ``[0]``), so their own ``argsort()[::-1]`` calls run unchanged.
@@ -19,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from hake.datasets.ava import read_ava_csv, read_labelmap
+from hake.datasets.ava import read_ava_csv, read_exclusions, read_labelmap
 from hake.datasets.vcoco import load_vcoco_detections, load_vcoco_gt
 from hake.evaluation.ava import evaluate_ava
 from hake.evaluation.vcoco import evaluate_vcoco
@@ -60,6 +62,11 @@ with contextlib.redirect_stdout(io.StringIO()), open(sys.argv[2]) as l, open(sys
     G.run_evaluation(l, g, d)
 print(json.dumps(out["ap"]))
 """
+
+
+RUN_AVA_V2019 = RUN_AVA.replace("import get_ava_performance as G", "import get_ava_performance_v2019 as G").replace(
+    "open(sys.argv[4]) as d:\n    G.run_evaluation(l, g, d)",
+    "open(sys.argv[4]) as d, open(sys.argv[5]) as e:\n    G.run_evaluation(l, g, d, e)")
 
 
 def _available() -> None:
@@ -156,3 +163,23 @@ def test_ava_head_equals_the_unmodified_original(seed: int, tmp_path) -> None:
     cats, ids = read_labelmap(tmp_path / "l.pbtxt")
     res = evaluate_ava(read_ava_csv(g, ids, 0, "head"), read_ava_csv(d, ids, 50, "head"), cats, None, "head")
     np.testing.assert_allclose(res.per_class_ap, np.array(aps, dtype=float), rtol=0, atol=1e-9)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", range(40))
+def test_ava_v2019_equals_the_unmodified_original(seed: int, tmp_path) -> None:
+    _available()
+    if not (ORIGINALS / "get_ava_performance_v2019.py").exists():
+        pytest.skip("get_ava_performance_v2019.py (ActivityNet 3fee089) not in HAKE_ORIGINALS")
+    gt_rows, det_rows, excl_rows = tie_heavy_rows(seed)
+    gt_rows = [r for r in gt_rows if len(r) > 2]  # 2-column frame rows came with the later format
+    (tmp_path / "l.pbtxt").write_text(LABELMAP)
+    g, d = write(tmp_path / "g.csv", gt_rows), write(tmp_path / "d.csv", det_rows)
+    e = write(tmp_path / "e.csv", excl_rows)
+    aps = _run(RUN_AVA_V2019, tmp_path / "l.pbtxt", g, d, e)
+    assert aps is not None
+    cats, ids = read_labelmap(tmp_path / "l.pbtxt")
+    res = evaluate_ava(read_ava_csv(g, ids, 0, "v2019"), read_ava_csv(d, ids, 50, "v2019"), cats,
+                       read_exclusions(e, "v2019"), "v2019")
+    np.testing.assert_allclose(res.per_class_ap, np.array(aps, dtype=float), rtol=0, atol=1e-9)
+
