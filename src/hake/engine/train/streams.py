@@ -22,7 +22,7 @@ from hake.engine.train.metrics import multilabel_map
 from hake.errors import DataError
 from hake.models.fusion import LateFusion
 from hake.models.pair_streams import STREAMS, PairStreams
-from hake.models.weights_io import load_into, read_weights, save_weights
+from hake.models.weights_io import build_checked, read_weights, save_weights
 from hake.vocab import load
 
 
@@ -103,6 +103,11 @@ def load_streams(path: str | Path) -> tuple[PairStreams, LateFusion]:
     state, meta = read_weights(path)
     if meta.get("format") != "hake-pair-streams-v1":
         raise DataError("not a pair-streams file", file=path, field="format")
-    cfg = json.loads(meta["streams"])
-    model = PairStreams(cfg["channels"], cfg["n_out"], streams=tuple(cfg["names"]))
-    return load_into(model, state, path), LateFusion.from_dict(json.loads(meta["fusion"]))
+    try:
+        cfg = json.loads(meta["streams"])
+        fusion = LateFusion.from_dict(json.loads(meta["fusion"]))
+        channels, n_out, names = cfg["channels"], cfg["n_out"], tuple(cfg["names"])
+    except (KeyError, TypeError, ValueError, OverflowError) as err:
+        raise DataError(f"bad pair-streams metadata: {err}", file=path, field="streams") from None
+    model = build_checked(lambda: PairStreams(channels, n_out, streams=names), state, path, "streams")
+    return model, fusion
