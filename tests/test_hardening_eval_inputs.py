@@ -78,7 +78,16 @@ def test_vcoco_bad_vcoco_json(tmp_path, key: str, value: object, field: str) -> 
 @pytest.mark.parametrize(("det", "field"), [({"image_id": "1", "person_box": [1, 2, 3, 4]}, "'image_id'"),
                                             ({"image_id": 1, "person_box": [1, 2, 3, 4], "hold_obj": [1, 2]},
                                              "'hold_obj'"),
-                                            ({"image_id": 1, "person_box": [1e39, 2, 3, 4]}, "'person_box'")])
+                                            ({"image_id": 1, "person_box": [1e39, 2, 3, 4]}, "'person_box'"),
+                                            # one number is never broadcast over a box or a role
+                                            ({"image_id": 1, "person_box": [5]}, "'person_box'"),
+                                            ({"image_id": 1, "person_box": 5}, "'person_box'"),
+                                            ({"image_id": 1, "person_box": [1, 2, 3, 4], "hold_obj": [7]},
+                                             "'hold_obj'"),
+                                            ({"image_id": 1, "person_box": [1, 2, 3, 4], "hold_agent": [0.5]},
+                                             "'hold_agent'"),
+                                            ({"image_id": 1, "person_box": [1, 2, 3, 4],
+                                              "hold_obj": [1, 2, 3, 4, 1e40]}, "'hold_obj'")])
 def test_vcoco_bad_detection(tmp_path, det: dict, field: str) -> None:
     args, _ = vcoco_args(tmp_path)
     (tmp_path / "d.json").write_text(json.dumps([det]))

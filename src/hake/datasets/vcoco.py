@@ -104,12 +104,19 @@ def _is_number(v: object, integer: bool = False) -> bool:
     return not integer or abs(v) < 2**53
 
 
-def _f32(value: object, size: int) -> np.ndarray:
-    """``size`` numbers as float32; NaN and inf pass, a finite value beyond float32 is a ValueError."""
-    v = np.asarray(value, np.float64).reshape(size)
-    if (np.abs(v[np.isfinite(v)]) > np.finfo(np.float32).max).any():
-        raise ValueError("a number beyond the float32 range")
-    return v.astype(np.float32)
+def _sized(value: Any, size: int) -> Any:
+    """``value`` if it is a list (or tuple, array) of ``size`` items, so numpy never broadcasts one
+    number over a box; else a ValueError."""
+    if isinstance(value, (str, bytes, dict)) or len(value) != size:
+        raise ValueError(f"expected {size} numbers, got {repr(value)[:40]}")
+    return value
+
+
+def _scalar(value: Any) -> Any:
+    """``value`` if it is one number (a list or string is a ValueError)."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise ValueError(f"expected a number, got {repr(value)[:40]}")
+    return value
 
 
 def _number(rec: dict[str, Any], key: str, where: str, record: str, *, integer: bool = False) -> float:
@@ -278,10 +285,11 @@ def parse_vcoco_detections(dets: object, actions: list[str], roles: list[list[st
         raise DataError("expected a list of detection dicts", file=where)
     n, n_act = len(dets), len(actions)
     img = np.zeros(n, np.int64)
-    pbox = np.zeros((n, 4), np.float32)
-    agent = np.full((n, n_act), np.nan, np.float32)
-    rbox = np.zeros((n, n_act, 2, 4), np.float32)
-    rscore = np.full((n, n_act, 2), np.nan, np.float32)
+    pbox = np.zeros((n, 4))  # float64 while reading; checked against float32's range once, below
+    agent = np.full((n, n_act), np.nan)
+    role = np.full((n, n_act, 2, 5), np.nan)
+    role[..., :4] = 0.0
+    keys = [(f"{act}_agent", [(j, f"{act}_{r}") for j, r in enumerate(roles[a][1:3])]) for a, act in enumerate(actions)]
     for d, det in enumerate(dets):
         if not isinstance(det, dict):
             raise DataError(f"expected an object, got {type(det).__name__}", file=where, record=d)
@@ -291,20 +299,23 @@ def parse_vcoco_detections(dets: object, actions: list[str], roles: list[list[st
         img[d] = int(det["image_id"])
         field = "person_box"
         try:
-            pbox[d] = _f32(det["person_box"], 4)
-            for a, act in enumerate(actions):
-                field = f"{act}_agent"
-                if field in det:
-                    agent[d, a] = np.nan if det[field] is None else _f32(det[field], 1)[0]
-                for j, role in enumerate(roles[a][1:3]):
-                    field = f"{act}_{role}"
-                    val = det.get(field)
-                    if val is not None:
-                        v = _f32(val, 5)
-                        rbox[d, a, j], rscore[d, a, j] = v[:4], v[4]
+            pbox[d] = _sized(det["person_box"], 4)
+            for a, (field, role_keys) in enumerate(keys):
+                if det.get(field) is not None:
+                    agent[d, a] = _scalar(det[field])
+                for j, field in role_keys:
+                    if det.get(field) is not None:
+                        role[d, a, j] = _sized(det[field], 5)
         except (KeyError, TypeError, ValueError, OverflowError) as err:
             raise DataError(f"malformed detection: {err!r}", file=where, record=d, field=field) from None
-    return VcocoDetections(img, pbox, agent, rbox, rscore)
+    for kind, arr in enumerate((pbox, agent, role)):
+        big = np.isfinite(arr) & (np.abs(arr) > np.finfo(np.float32).max)
+        if big.any():
+            at = np.argwhere(big)[0]
+            field = "person_box" if kind == 0 else keys[at[1]][0] if kind == 1 else keys[at[1]][1][at[2]][1]
+            raise DataError("a number beyond the float32 range", file=where, record=int(at[0]), field=field)
+    return VcocoDetections(img, pbox.astype(np.float32), agent.astype(np.float32),
+                           role[..., :4].astype(np.float32), role[..., 4].astype(np.float32))
 
 
 def load_vcoco_detections(path: str | Path, actions: list[str], roles: list[list[str]]) -> VcocoDetections:
