@@ -98,8 +98,10 @@ def test_the_pipeline_refuses_a_model_that_cannot_predict_pasta() -> None:
 
 
 def test_shipped_files_name_no_machine_or_data_paths() -> None:
-    """What ships in the package (manifest, model files, tables) must not point at this checkout's data."""
-    shipped = [SRC / "manifest.json", *sorted((REPO / "models").glob("*.json")), *sorted(SRC.rglob("*.json"))]
+    """What ships in the package (manifest, model files, tables, and the README as its long description)
+    must not point at this checkout's data."""
+    shipped = [SRC / "manifest.json", *sorted((REPO / "models").glob("*.json")), *sorted(SRC.rglob("*.json")),
+               REPO / "README.md", REPO / "MODELS.md"]
     for path in shipped:
         text = path.read_text(encoding="utf-8")
         for needle in ("../shared", "/work/", "/tmp/", "/home/", "/root/"):
