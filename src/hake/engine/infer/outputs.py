@@ -82,36 +82,42 @@ def same_source(recorded: str, source: Path) -> bool:
     return recorded == str(source) or Path(recorded).resolve() == source.resolve()
 
 
-def output_of(path: Path, books: dict[str, dict[str, str]] | None = None) -> str | None:
+class Ledgers(dict[Path, dict[str, dict[str, str]]]):
+    """Folder -> its :func:`ledger`, each read once (for one listing of inputs)."""
+
+    def __missing__(self, folder: Path) -> dict[str, dict[str, str]]:
+        self[folder] = entries = ledger(folder)
+        return entries
+
+
+def output_of(path: Path, ledgers: Ledgers | None = None) -> str | None:
     """The input ``path`` is hake's output of (by its folder's ledger and sha256), or None."""
-    entry = (ledger(path.parent) if books is None else books).get(path.name)
+    entry = (Ledgers() if ledgers is None else ledgers)[path.parent].get(path.name)
     if entry is None or not path.is_file():
         return None
     return entry["source"] if sha256_of(path) == entry["sha256"] else None
 
 
-def is_output_of(path: Path, source: Path) -> bool:
+def is_output_of(path: Path, source: Path, ledgers: Ledgers | None = None) -> bool:
     """True when ``path`` is hake's output of ``source``: by the ledger, or (JSON / JSON Lines
     results) by the ``source`` they record."""
-    recorded = output_of(path)
+    recorded = output_of(path, ledgers)
     if recorded is None and path.suffix in (".json", ".jsonl") and path.is_file():
         recorded = recorded_source(path)
     return recorded is not None and same_source(recorded, source)
 
 
-def choose_stem(out_dir: Path, rel: Path, source: Path, suffixes: tuple[str, ...], taken: set[Path]) -> Path:
+def choose_stem(out_dir: Path, rel: Path, source: Path, suffixes: tuple[str, ...], taken: set[Path],
+                ledgers: Ledgers | None = None) -> Path:
     """The stem (relative to ``out_dir``) of ``source``'s outputs ``stem + suffix``; see the module docstring.
 
     Args:
         rel: ``source`` relative to the folder it was found in (its name for a file given alone).
         suffixes: the input kind's output suffixes, the JSON (Lines) result first.
         taken: resolved paths no output may use: the batch's inputs and outputs given out so far.
+        ledgers: the ledgers read so far (shared over one listing, so each is read once).
     """
-    def paths(stem: Path) -> list[Path]:
-        return [out_dir / f"{stem}{s}" for s in suffixes]
-
-    def usable(stem: Path) -> bool:
-        return all(p.resolve() not in taken and (not p.exists() or is_output_of(p, source)) for p in paths(stem))
+    ledgers = Ledgers() if ledgers is None else ledgers
 
     def candidates() -> Iterator[Path]:
         yield rel.with_suffix("")
@@ -123,11 +129,13 @@ def choose_stem(out_dir: Path, rel: Path, source: Path, suffixes: tuple[str, ...
 
     first_free: Path | None = None
     for stem in candidates():
-        outs = paths(stem)
-        if usable(stem):
-            if is_output_of(outs[0], source):
+        outs = [out_dir / f"{stem}{s}" for s in suffixes]
+        exists = [p.exists() for p in outs]
+        ours = [e and is_output_of(p, source, ledgers) for p, e in zip(outs, exists, strict=True)]
+        if all(p.resolve() not in taken and (o or not e) for p, e, o in zip(outs, exists, ours, strict=True)):
+            if ours[0]:
                 return stem  # this input's results: resume or overwrite them
             first_free = first_free or stem
-        if not any(p.exists() for p in outs) and first_free is not None:
+        if not any(exists) and first_free is not None:
             return first_free  # past the last candidate that could hold this input's results
     raise AssertionError("unreachable: the candidates never end")

@@ -23,8 +23,8 @@ import numpy as np
 from hake.datasets import io as _io
 from hake.engine.infer.outputs import (
     IMAGE_OUTPUTS,
+    Ledgers,
     choose_stem,
-    ledger,
     output_of,
     record_output,
     recorded_source,
@@ -93,19 +93,18 @@ def _inside(path: Path, folder: Path) -> bool:
     return True
 
 
-def _walk(root: Path, out_dir: Path, found: Collection) -> list[tuple[Path, Path]]:
+def _walk(root: Path, out_dir: Path, found: Collection, ledgers: Ledgers) -> list[tuple[Path, Path]]:
     """Supported files under ``root`` (sorted; hidden files, the output folder and hake's own
     outputs left out)."""
     pairs: list[tuple[Path, Path]] = []
     skip_out = out_dir.exists() and _inside(out_dir, root) and out_dir.resolve() != root.resolve()
-    books: dict[Path, dict[str, dict[str, str]]] = {}
     for p in sorted(root.rglob("*")):
         rel = p.relative_to(root)
         if not p.is_file() or any(part.startswith(".") for part in rel.parts):
             continue
         if (skip_out and _inside(p, out_dir)) or p.suffix in (".json", ".jsonl"):
             continue
-        if books.setdefault(p.parent, ledger(p.parent)) and output_of(p, books[p.parent]) is not None:
+        if output_of(p, ledgers) is not None:
             continue
         if _kind(p) is None:
             found.unsupported.append(p)
@@ -125,10 +124,11 @@ def collect_inputs(inputs: Iterable[Path], out_dir: Path, vis_video_suffix: str 
     """
     found = Collection()
     listed: list[tuple[Path, Path]] = []
+    ledgers = Ledgers()  # each output ledger read once for the whole listing
     for root in inputs:
         root = Path(root)
         if root.is_dir():
-            listed.extend(_walk(root, out_dir, found))
+            listed.extend(_walk(root, out_dir, found, ledgers))
         elif root.is_file():
             if _kind(root) is None:
                 found.failures.append(Failure(root, f"unsupported file type {root.suffix!r}"))
@@ -144,7 +144,7 @@ def collect_inputs(inputs: Iterable[Path], out_dir: Path, vis_video_suffix: str 
         seen.add(path.resolve())
         kind = _kind(path) or "image"
         suffixes = IMAGE_OUTPUTS if kind == "image" else video_outputs(vis_video_suffix)
-        stem = choose_stem(out_dir, rel, path, suffixes, taken)
+        stem = choose_stem(out_dir, rel, path, suffixes, taken, ledgers)
         outs = [out_dir / f"{stem}{s}" for s in suffixes]
         taken.update(o.resolve() for o in outs)
         found.jobs.append(Job(path, kind, outs[0], outs[1]))
