@@ -61,6 +61,7 @@ def test_cli_writes_the_report(hicodet_test_gt, tmp_path) -> None:
     assert 0 < classes["full_with_gt"] < 600  # 120 images do not hold a GT pair of every HOI
     assert classes["full_with_gt"] == classes["rare_with_gt"] + classes["non_rare_with_gt"]
     assert "| spatial_pasta |" in res.output and "IDN" in res.output
+    assert f"means over 600 / 138 / 462 HOIs (Full / Rare / Non-Rare), {classes['full_with_gt']} /" in res.output
 
 
 def test_merged_protocol_has_fewer_candidates(hicodet_test_gt, tmp_path) -> None:

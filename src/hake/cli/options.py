@@ -9,11 +9,11 @@ from __future__ import annotations
 import typer
 
 from hake.hub import (
-                      DEFAULT_DETECTOR,
-                      DEFAULT_OBJECT_THRESHOLD,
-                      DEFAULT_PASTA_MODEL,
-                      DEFAULT_PERSON_THRESHOLD,
-                      DEFAULT_POSE,
+    DEFAULT_DETECTOR,
+    DEFAULT_OBJECT_THRESHOLD,
+    DEFAULT_PASTA_MODEL,
+    DEFAULT_PERSON_THRESHOLD,
+    DEFAULT_POSE,
 )
 
 PASTA_MODEL = typer.Option(DEFAULT_PASTA_MODEL, "--pasta-model", help="Zoo name of the PaSta model.")

@@ -41,6 +41,7 @@ from hake.engine.bench.spread import mean_sd, random_tie_break
 from hake.errors import HakeError
 from hake.evaluation.hicodet import evaluate_hicodet
 from hake.vocab.core import load as load_vocab
+from hake.vocab.sizes import NUM_HOIS
 
 METHODS = ("spatial_pasta", "object_prior", "chance")
 #: protocol name -> the IoU at which GT entries are one candidate (1 = identical boxes only).
@@ -228,18 +229,17 @@ def class_counts(gt: HicoDetGT) -> dict[str, int]:
     """The HOI classes the Full / Rare / Non-Rare means average (the official code averages all of
     them), and how many of each have at least one GT pair in ``gt`` (fewer with ``--max-images``)."""
     present = gt.hois_with_gt()
-    return {"full": 600, "rare": int(len(gt.rare)), "non_rare": int(len(gt.non_rare)),
+    return {"full": NUM_HOIS, "rare": int(len(gt.rare)), "non_rare": int(len(gt.non_rare)),
             "full_with_gt": int(present.sum()), "rare_with_gt": int(present[gt.rare].sum()),
             "non_rare_with_gt": int(present[gt.non_rare].sum())}
 
 
 def format_table(report: dict[str, Any]) -> str:
     """A Markdown table of the report's mAP values (percent, mean ± sd, two decimals) and the anchors."""
-    c = report.get("classes", {})
+    c = report["classes"]
     lines = [f"protocol {report['protocol']}, pair NMS {'on' if report['pair_nms'] else 'off'}; means over "
-             f"{c.get('full', 600)} / {c.get('rare', 138)} / {c.get('non_rare', 462)} HOIs (Full / Rare / Non-Rare), "
-             f"{c.get('full_with_gt', '?')} / {c.get('rare_with_gt', '?')} / {c.get('non_rare_with_gt', '?')} "
-             "with a GT pair here",
+             f"{c['full']} / {c['rare']} / {c['non_rare']} HOIs (Full / Rare / Non-Rare), "
+             f"{c['full_with_gt']} / {c['rare_with_gt']} / {c['non_rare_with_gt']} with a GT pair here",
              "| method | runs | Default Full | Default Rare | Default Non-Rare | KO Full | KO Rare | KO Non-Rare |",
              "|---|---|---|---|---|---|---|---|"]
     for name, res in report["results"].items():
