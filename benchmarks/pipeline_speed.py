@@ -4,10 +4,12 @@
     python benchmarks/pipeline_speed.py --images ../shared/data/coco-mini/train2017 --repeat 3 \
         --compare nanodet_m:0.35 nanodet_m+movenet_multipose:0.1
 
-``--compare DETECTOR:PERSON_THRESHOLD[:LARGE_POSE[:OBJECT_THRESHOLD]] ...`` times several perception
-set-ups on the same photos (``LARGE_POSE``: the pose model of large confident persons with the fused
-detector, ``none`` for ``--pose`` on every person; the pipeline's default when left out or empty;
-``OBJECT_THRESHOLD``: the minimum object score, the pipeline's default when left out),
+``--compare DETECTOR:PERSON_THRESHOLD[:LARGE_POSE[:OBJECT_THRESHOLD[:PERCEPTION]]] ...`` times several
+perception set-ups on the same photos (``LARGE_POSE``: the pose model of large confident persons with
+the fused detector, ``none`` for ``--pose`` on every person; the pipeline's default when left out or
+empty; ``OBJECT_THRESHOLD``: the minimum object score, the pipeline's default when left out or empty;
+``PERCEPTION``: the ``--perception`` preset, ``balanced`` when left out; an empty
+``PERSON_THRESHOLD`` takes the preset's),
 interleaved (each photo goes through every set-up in turn, the order reversed every pass, so a
 change of machine load hits all alike), and reports seconds per photo (mean ± sd over the passes)
 and each set-up's ratio to the first.
@@ -66,25 +68,27 @@ def measure(pipe, frames, repeat: int = 1) -> dict:
 
 
 def compare(setups: list[str], photos: list, repeat: int, pose: str, pasta_model: str) -> dict:
-    """Seconds per photo of each ``DETECTOR:PERSON_THRESHOLD[:LARGE_POSE[:OBJECT_THRESHOLD]]`` set-up,
-    interleaved over ``repeat`` passes."""
+    """Seconds per photo of each ``DETECTOR:PERSON_THRESHOLD[:LARGE_POSE[:OBJECT_THRESHOLD[:PERCEPTION]]]``
+    set-up, interleaved over ``repeat`` passes."""
     import numpy as np
 
-    from hake.engine.infer.pipeline import PipelineConfig, build_pipeline
+    from hake.engine.infer.pipeline import PipelineConfig, build_pipeline, person_threshold_for
 
     pipes = {}
     for setup in setups:
         name, _, rest = setup.partition(":")
         thr, _, rest = rest.partition(":")
-        large, _, obj = rest.partition(":")
-        cfg = PipelineConfig()
+        large, _, rest = rest.partition(":")
+        obj, _, perception = rest.partition(":")
+        perception = perception or "balanced"
+        cfg = PipelineConfig(person_threshold=person_threshold_for(None, perception))
         if thr:
             cfg.person_threshold = float(thr)
         if obj:
             cfg.object_threshold = float(obj)
         extra = {"large_pose": None if large.lower() == "none" else large} if large else {}
         pipes[setup] = build_pipeline(detector=name, pose=pose, config=cfg, pasta_name=pasta_model, threads=1,
-                                      **extra)
+                                      perception=perception, **extra)
     images = [load() for _, load in photos]
     for pipe in pipes.values():
         pipe(images[0])  # warm-up
@@ -115,7 +119,8 @@ def main() -> None:
     parser.add_argument("--pose", default="movenet_lightning")
     parser.add_argument("--pasta-model", default="spatial_pasta.hake_hicodet")
     parser.add_argument("--json", type=Path, help="write the figures here")
-    parser.add_argument("--compare", nargs="+", metavar="DETECTOR:PERSON_THRESHOLD[:LARGE_POSE[:OBJECT_THRESHOLD]]",
+    parser.add_argument("--compare", nargs="+",
+                        metavar="DETECTOR:PERSON_THRESHOLD[:LARGE_POSE[:OBJECT_THRESHOLD[:PERCEPTION]]]",
                         help="time these perception set-ups against each other instead")
     args = parser.parse_args()
 

@@ -12,6 +12,7 @@ from hake.hub import (
     DEFAULT_DETECTOR,
     DEFAULT_OBJECT_THRESHOLD,
     DEFAULT_PASTA_MODEL,
+    DEFAULT_PERCEPTION,
     DEFAULT_PERSON_THRESHOLD,
     DEFAULT_POSE,
 )
@@ -23,8 +24,12 @@ DETECTOR = typer.Option(DEFAULT_DETECTOR, "--detector",
 POSE = typer.Option(DEFAULT_POSE, "--pose", help="Pose model: movenet_lightning, movenet_thunder or movenet_multipose.")
 DEVICE = typer.Option("cpu", "--device", help="cpu, cuda or cuda:N (GPU N).")
 THREADS = typer.Option(1, "--threads", min=1, help="CPU threads for the models.")
-PERSON_THRESHOLD = typer.Option(DEFAULT_PERSON_THRESHOLD, "--person-threshold", min=0.0, max=1.0,
-                                help="Minimum person score (fused scale with the default detector).")
+PERSON_THRESHOLD = typer.Option(None, "--person-threshold", min=0.0, max=1.0, show_default=False,
+                                help=f"Minimum person score (fused scale with the default detector); default "
+                                f"{DEFAULT_PERSON_THRESHOLD}, 0.1 with --perception accurate.")
+PERCEPTION = typer.Option(DEFAULT_PERCEPTION, "--perception",
+                          help="balanced, or accurate: persons also sought on the mirrored photo and more "
+                          "persons get a crop pose model (about 2x the time; README: Real photos).")
 OBJECT_THRESHOLD = typer.Option(DEFAULT_OBJECT_THRESHOLD, "--object-threshold", min=0.0, max=1.0,
                                 help="Minimum detector score of an object.")
 PROGRESS = typer.Option(True, "--progress/--no-progress", help="Show a progress bar.")

@@ -18,6 +18,11 @@ PERSON_SOURCE_WEIGHT`; ``fuse_iou=0.55``) were chosen on the COCO annotations of
 ``coco-mini/train2017`` (README "Real photos"); scores are on the fused scale, so the pipeline's
 person threshold is set for it (:data:`hake.hub.DEFAULT_PERSON_THRESHOLD`). :class:`FusedPose`
 then gives each person the pose model that pays for it (:func:`pose_routes`).
+
+With ``flip=True`` (the ``accurate`` perception of the pipeline) every person model also runs on the
+mirrored photo; each model's two views are fused first (:func:`flip_averaged`: a person's score is
+the mean of its two views' scores, so one seen in both views outranks one seen in one), then the
+models are fused as above. Objects come from the unmirrored photo only.
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ import numpy as np
 from hake.geometry.boxes import iou_matrix
 from hake.perception.base import PERSON, Detector, PoseEstimator, check_boxes, check_image
 from hake.structures import DetectedObject
+from hake.vocab.coco import FLIP
 
 
 class PersonSource(Protocol):
@@ -102,6 +108,37 @@ def weighted_box_fusion(boxes: Sequence[np.ndarray], scores: Sequence[np.ndarray
     return out_b, out_s[keep].astype(np.float32), best_member[keep]
 
 
+#: Persons of one model in one photo: boxes (K, 4) pixels, scores (K,), keypoints (K, 17, 3) (zeros: none).
+People = tuple[np.ndarray, np.ndarray, np.ndarray]
+
+
+def mirror_people(people: People, width: int) -> People:
+    """Persons found on the horizontally mirrored photo, in the coordinates of the photo itself.
+
+    ``x -> width - x`` for box corners and joints (continuous pixel coordinates), x1 and x2 swapped,
+    and left and right joints exchanged (:data:`hake.vocab.coco.FLIP`); scores unchanged.
+    """
+    boxes, scores, keypoints = people
+    boxes = np.asarray(boxes, np.float32).reshape(-1, 4)
+    out_b = np.stack([width - boxes[:, 2], boxes[:, 1], width - boxes[:, 0], boxes[:, 3]], axis=1)
+    kp = np.asarray(keypoints, np.float32).reshape(-1, 17, 3)[:, list(FLIP)].copy()
+    kp[..., 0] = np.where(kp[..., 2] > 0, width - kp[..., 0], kp[..., 0])
+    return out_b.astype(np.float32), np.asarray(scores, np.float32).reshape(-1), kp
+
+
+def flip_averaged(direct: People, mirrored: People, fuse_iou: float = 0.55) -> People:
+    """One model's persons on a photo and on its mirror image (already mapped back by
+    :func:`mirror_people`) fused into one set by :func:`weighted_box_fusion`: a person's box is the
+    score-weighted mean of its views', its score the mean of the two views' scores (0 for a view that
+    missed it), its keypoints the direct view's where it has the person, else the mirrored view's."""
+    boxes, scores, member = weighted_box_fusion([direct[0], mirrored[0]], [direct[1], mirrored[1]], fuse_iou)
+    kp = np.zeros((len(boxes), 17, 3), np.float32)
+    for k, view in ((1, mirrored), (0, direct)):
+        has = member[:, k] >= 0
+        kp[has] = np.asarray(view[2], np.float32).reshape(-1, 17, 3)[member[has, k]]
+    return boxes, scores, kp
+
+
 class FusedDetector:
     """A :class:`~hake.perception.Detector`: the base detector's objects, persons fused with other sources.
 
@@ -113,10 +150,12 @@ class FusedDetector:
         min_score: persons of any source below this (after weighting) are dropped before fusing.
         nms_iou: after fusing, a person overlapping a higher-scored one at IoU >= this is dropped
             (1 = keep all).
+        flip: also run every model's person search on the mirrored photo (:func:`flip_averaged`);
+            twice the cost, more persons found.
     """
 
     def __init__(self, base: Detector, sources: Sequence[PersonSource], weights: Sequence[float] | None = None,
-                 fuse_iou: float = 0.55, min_score: float = 0.05, nms_iou: float = 1.0) -> None:
+                 fuse_iou: float = 0.55, min_score: float = 0.05, nms_iou: float = 1.0, flip: bool = False) -> None:
         self.base = base
         self.sources = list(sources)
         self.weights = [1.0] + [1.3] * len(self.sources) if weights is None else [float(w) for w in weights]
@@ -125,6 +164,7 @@ class FusedDetector:
         self.fuse_iou = float(fuse_iou)
         self.min_score = float(min_score)
         self.nms_iou = float(nms_iou)
+        self.flip = bool(flip)
         self.model = _Timers([getattr(m, "model", None) for m in [base, *self.sources]])
         self.last: FusedPersons | None = None
 
@@ -132,22 +172,11 @@ class FusedDetector:
         """Persons (fused) and objects (the base detector's) in an (H, W, 3) uint8 RGB image, by score."""
         image = check_image(image)
         h, w = image.shape[:2]
-        dets = self.base.detect(image)
-        persons = [d for d in dets if d.label == PERSON]
-        objects = [d for d in dets if d.label != PERSON]
-        boxes = [np.asarray([d.box for d in persons], np.float32).reshape(-1, 4)]
-        scores = [np.asarray([d.score for d in persons], np.float32) * self.weights[0]]
-        poses = [np.zeros((len(persons), 17, 3), np.float32)]
-        for source, weight in zip(self.sources, self.weights[1:]):
-            b, s, kp = source.people(image)
-            boxes.append(np.asarray(b, np.float32).reshape(-1, 4))
-            scores.append(np.asarray(s, np.float32).reshape(-1) * weight)
-            poses.append(np.asarray(kp, np.float32).reshape(-1, 17, 3))
-        for k in range(len(boxes)):
-            scores[k] = np.clip(scores[k], 0.0, 1.0)
-            keep = scores[k] >= self.min_score
-            boxes[k] = np.clip(boxes[k][keep], 0, np.array([w - 1, h - 1, w - 1, h - 1], np.float32))
-            scores[k], poses[k] = scores[k][keep], poses[k][keep]
+        objects, views = self._people(image)
+        if self.flip:
+            _, mirrored = self._people(np.ascontiguousarray(image[:, ::-1]))
+            views = [flip_averaged(a, mirror_people(b, w), self.fuse_iou) for a, b in zip(views, mirrored)]
+        boxes, scores, poses = (list(x) for x in zip(*views))
         fb, fs, member = weighted_box_fusion(boxes, scores, self.fuse_iou)
         ok = (fb[:, 2] > fb[:, 0]) & (fb[:, 3] > fb[:, 1]) & _not_suppressed(fb, self.nms_iou)
         fb, fs, member = fb[ok], fs[ok], member[ok]
@@ -160,6 +189,25 @@ class FusedDetector:
         fused = [replace(template, box=(float(bb[0]), float(bb[1]), float(bb[2]), float(bb[3])), score=float(ss))
                  for bb, ss in zip(fb, fs)]
         return sorted(fused + objects, key=lambda d: -d.score)
+
+    def _people(self, image: np.ndarray) -> tuple[list[DetectedObject], list[People]]:
+        """The base detector's objects, and every model's persons (base first) weighted, clipped to
+        [0, 1], kept from :attr:`min_score` and clipped to the photo."""
+        h, w = image.shape[:2]
+        dets = self.base.detect(image)
+        persons = [d for d in dets if d.label == PERSON]
+        views: list[People] = [(np.asarray([d.box for d in persons], np.float32).reshape(-1, 4),
+                                np.asarray([d.score for d in persons], np.float32),
+                                np.zeros((len(persons), 17, 3), np.float32))]
+        views += [source.people(image) for source in self.sources]
+        out: list[People] = []
+        for (b, s, kp), weight in zip(views, self.weights, strict=True):
+            s = np.clip(np.asarray(s, np.float32).reshape(-1) * weight, 0.0, 1.0)
+            keep = s >= self.min_score
+            b = np.clip(np.asarray(b, np.float32).reshape(-1, 4)[keep], 0, np.array([w - 1, h - 1, w - 1, h - 1],
+                                                                                     np.float32))
+            out.append((b, s[keep], np.asarray(kp, np.float32).reshape(-1, 17, 3)[keep]))
+        return [d for d in dets if d.label != PERSON], out
 
 
 @dataclass

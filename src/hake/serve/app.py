@@ -52,6 +52,7 @@ class ServeOptions:
     weights: Path | None = None
     detector: str = hub.DEFAULT_DETECTOR
     pose: str = hub.DEFAULT_POSE
+    perception: str = hub.DEFAULT_PERCEPTION
     device: str = "cpu"
     threads: int = 1
     make_pipeline: Callable[[], Pipeline] | None = None
@@ -65,7 +66,8 @@ def _default_factory(opts: ServeOptions) -> Callable[[], Pipeline]:
         floor = PipelineConfig(person_threshold=min(DETECTOR_FLOOR, opts.config.person_threshold),
                                object_threshold=min(DETECTOR_FLOOR, opts.config.object_threshold))
         pipe = build_pipeline(None, detector=opts.detector, pose=opts.pose, config=floor, device=opts.device,
-                              threads=opts.threads, pasta_name=opts.pasta_model, weights=opts.weights)
+                              threads=opts.threads, pasta_name=opts.pasta_model, weights=opts.weights,
+                              perception=opts.perception)
         pipe.config = opts.config
         return pipe
 

@@ -13,6 +13,7 @@ from hake.cli.options import (
     DEVICE,
     OBJECT_THRESHOLD,
     PASTA_MODEL,
+    PERCEPTION,
     PERSON_THRESHOLD,
     POSE,
     PROGRESS,
@@ -39,7 +40,8 @@ def benchmark_photos(
     pose: str = POSE,
     device: str = DEVICE,
     threads: int = THREADS,
-    person_threshold: float = PERSON_THRESHOLD,
+    perception: str = PERCEPTION,
+    person_threshold: float | None = PERSON_THRESHOLD,
     object_threshold: float = OBJECT_THRESHOLD,
     hoi_threshold: float = typer.Option(0.0, "--hoi-threshold", min=0.0, max=1.0,
                                         help="Minimum HOI score scored (default 0: every HOI of each pair)."),
@@ -52,19 +54,19 @@ def benchmark_photos(
     from rich.progress import Progress
 
     from hake.engine.bench.photos import load_photo_set, report_table, run_photos_benchmark
-    from hake.engine.infer.pipeline import PipelineConfig, build_pipeline
+    from hake.engine.infer.pipeline import PipelineConfig, build_pipeline, person_threshold_for
 
     torch.set_num_threads(threads)
     photos = load_photo_set(images, instances, keypoints, labels, max_images)
-    config = PipelineConfig(person_threshold=person_threshold, object_threshold=object_threshold,
-                            hoi_threshold=hoi_threshold, top_hois=top_hois)
+    config = PipelineConfig(person_threshold=person_threshold_for(person_threshold, perception),
+                            object_threshold=object_threshold, hoi_threshold=hoi_threshold, top_hois=top_hois)
     pipe = build_pipeline(None, detector=detector, pose=pose, config=config, device=device, threads=threads,
-                          pasta_name=pasta_model, weights=weights)
+                          pasta_name=pasta_model, weights=weights, perception=perception)
     console = Console(stderr=True)
     with Progress(console=console, disable=not progress, transient=True) as bar:
         task = bar.add_task("hake benchmark photos", total=len(photos.image_ids))
         report = run_photos_benchmark(pipe, photos, on_image=lambda done, total: bar.update(task, completed=done))
-    report.update({"detector": detector, "pose": pose, "pasta_model": str(weights or pasta_model),
-                   "instances": instances.name})
-    console.print(report_table(report, f"{images.name}: {detector} + {pose}, {report['images']} photos"))
+    report.update({"detector": detector, "pose": pose, "perception": perception,
+                   "pasta_model": str(weights or pasta_model), "instances": instances.name})
+    console.print(report_table(report, f"{images.name}: {detector} + {pose} ({perception}), {report['images']} photos"))
     write_json(report, json_out)

@@ -13,6 +13,7 @@ from hake.cli.options import (
     DEVICE,
     OBJECT_THRESHOLD,
     PASTA_MODEL,
+    PERCEPTION,
     PERSON_THRESHOLD,
     POSE,
     PROGRESS,
@@ -35,7 +36,8 @@ def infer_command(
     pose: str = POSE,
     device: str = DEVICE,
     threads: int = THREADS,
-    person_threshold: float = PERSON_THRESHOLD,
+    perception: str = PERCEPTION,
+    person_threshold: float | None = PERSON_THRESHOLD,
     object_threshold: float = OBJECT_THRESHOLD,
     hoi_threshold: float = typer.Option(0.01, "--hoi-threshold", min=0.0, max=1.0,
                                         help="Minimum HOI score (person score x object score x probability)."),
@@ -56,11 +58,12 @@ def infer_command(
     with track IDs). Inputs whose output exists are skipped (resume); unreadable inputs are listed
     at the end and make the exit status 1.
     """
-    from hake.engine.infer.pipeline import PipelineConfig
+    from hake.engine.infer.pipeline import PipelineConfig, person_threshold_for
     from hake.engine.infer.run import InferOptions, infer
 
     config = PipelineConfig(
-        person_threshold=person_threshold, object_threshold=object_threshold, hoi_threshold=hoi_threshold,
+        person_threshold=person_threshold_for(person_threshold, perception), object_threshold=object_threshold,
+        hoi_threshold=hoi_threshold,
         top_states=top_states, top_hois=top_hois,
     )
     pasta_factory = None
@@ -71,9 +74,9 @@ def infer_command(
             return OnnxPastaModel(onnx, threads=threads, device=device)
 
     opts = InferOptions(config=config, pasta_model=pasta_model, weights=weights, detector=detector, pose=pose,
-                        device=device, threads=threads, save_vis=save_vis, overwrite=overwrite, max_frames=max_frames,
-                        progress=progress, engine=engine, workers=workers, address=address,
-                        pasta_factory=pasta_factory, format=fmt)
+                        perception=perception, device=device, threads=threads, save_vis=save_vis,
+                        overwrite=overwrite, max_frames=max_frames, progress=progress, engine=engine,
+                        workers=workers, address=address, pasta_factory=pasta_factory, format=fmt)
     summary = infer(inputs, out, opts, log=lambda line: typer.echo(line, err=True))
     typer.echo(f"{len(summary.done)} done, {len(summary.skipped)} skipped (output exists), "
                f"{len(summary.failed)} failed; results in {out}", err=True)

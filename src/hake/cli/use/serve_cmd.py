@@ -8,7 +8,7 @@ import typer
 
 from hake.cli.apps import app
 from hake.cli.common import guarded
-from hake.cli.options import DETECTOR, DEVICE, PASTA_MODEL, POSE, WEIGHTS
+from hake.cli.options import DETECTOR, DEVICE, PASTA_MODEL, PERCEPTION, POSE, WEIGHTS
 
 
 @app.command("serve")
@@ -25,6 +25,7 @@ def serve_command(
     weights: Path | None = WEIGHTS,
     detector: str = DETECTOR,
     pose: str = POSE,
+    perception: str = PERCEPTION,
     device: str = DEVICE,
     threads: int = typer.Option(1, "--threads", min=1, help="CPU threads per worker's models."),
     log_level: str = typer.Option("info", "--log-level", help="uvicorn log level (info, warning, error)."),
@@ -35,7 +36,11 @@ def serve_command(
     except ImportError as err:
         typer.echo(f"error: hake serve needs the serve extra (pip install 'hake-action[serve]'): {err}", err=True)
         raise typer.Exit(2) from None
-    opts = ServeOptions(workers=workers, queue_size=queue, max_upload_bytes=int(max_upload_mb * 1024 * 1024),
+    from hake.engine.infer.pipeline import PipelineConfig, person_threshold_for
+
+    opts = ServeOptions(config=PipelineConfig(person_threshold=person_threshold_for(None, perception)),
+                        perception=perception, workers=workers, queue_size=queue,
+                        max_upload_bytes=int(max_upload_mb * 1024 * 1024),
                         limits=Limits(max_pixels=max_pixels, max_video_frames=max_video_frames),
                         pasta_model=pasta_model, weights=weights, detector=detector, pose=pose, device=device,
                         threads=threads)

@@ -30,6 +30,7 @@ from hake.hub import (
     DEFAULT_DETECTOR,
     DEFAULT_OBJECT_THRESHOLD,
     DEFAULT_PASTA_MODEL,
+    DEFAULT_PERCEPTION,
     DEFAULT_PERSON_THRESHOLD,
     DEFAULT_POSE,
 )
@@ -52,6 +53,56 @@ SINGLE_POSE_MIN_AREA = 48.0 ** 2
 LARGE_POSE = "movenet_thunder"
 LARGE_POSE_MIN_SCORE = 0.5
 LARGE_POSE_MIN_AREA = 250.0 ** 2
+
+
+@dataclass(frozen=True)
+class Perception:
+    """How hard the fused perception looks for persons and their poses (``--perception``).
+
+    Attributes:
+        person_threshold: the preset's minimum fused person score (when none is given).
+        flip: every person model also runs on the mirrored photo
+            (:class:`~hake.perception.fusion.FusedDetector` ``flip``).
+        single_min_score, single_min_area: fused score and box area (pixels²) from which a person's
+            pose comes from the single-person model's crop.
+        large_min_score, large_min_area: the same for :data:`LARGE_POSE`.
+    """
+
+    person_threshold: float
+    flip: bool
+    single_min_score: float
+    single_min_area: float
+    large_min_score: float
+    large_min_area: float
+
+
+#: The presets (README "Real photos"): ``balanced`` (the default) keeps within 1.6x the seconds per
+#: photo of NanoDet-m + Lightning; ``accurate`` adds the mirrored photo and gives Lightning and
+#: Thunder to more persons (the first fusion's person threshold and the routes measured over the
+#: time limit), for about 2x the balanced time (3x NanoDet-m + Lightning; README "Real photos").
+PERCEPTIONS: dict[str, Perception] = {
+    "balanced": Perception(DEFAULT_PERSON_THRESHOLD, False, SINGLE_POSE_MIN_SCORE, SINGLE_POSE_MIN_AREA,
+                           LARGE_POSE_MIN_SCORE, LARGE_POSE_MIN_AREA),
+    "accurate": Perception(0.10, True, SINGLE_POSE_MIN_SCORE, 32.0 ** 2, 0.3, 150.0 ** 2),
+}
+
+
+def perception_preset(name: str) -> Perception:
+    """The preset called ``name`` (:data:`PERCEPTIONS`).
+
+    Raises:
+        HakeError: an unknown name, listing the known ones.
+    """
+    if name not in PERCEPTIONS:
+        raise HakeError(f"unknown --perception {name!r}; use {' or '.join(PERCEPTIONS)}")
+    return PERCEPTIONS[name]
+
+
+def person_threshold_for(given: float | None, perception: str) -> float:
+    """``given`` if set, else the person threshold of the preset ``perception``."""
+    return perception_preset(perception).person_threshold if given is None else float(given)
+
+
 #: Model families whose models are PaSta models.
 PASTA_FAMILIES = ("pose_pasta", "spatial_pasta", "activity2vec")
 
@@ -211,12 +262,13 @@ def split_detector(text: str) -> tuple[str, list[str]]:
 
 
 def build_detector(detector: str, config: PipelineConfig | None = None, device: str = "cpu",
-                   threads: int = 1) -> Detector:
+                   threads: int = 1, flip: bool = False) -> Detector:
     """The detector named ``detector`` (see :func:`split_detector`), built through :func:`hake.zoo.create_model`.
 
     With person sources the result is a :class:`~hake.perception.fusion.FusedDetector`: the base
     detector keeps candidates down to :data:`FUSION_MIN_SCORE` so that a person seen faintly by it and
-    clearly by MultiPose is fused, and every source's persons are fused by weighted box fusion.
+    clearly by MultiPose is fused, and every source's persons are fused by weighted box fusion
+    (``flip``: also on the mirrored photo).
     """
     cfg = config or PipelineConfig()
     base, sources = split_detector(detector)
@@ -231,7 +283,7 @@ def build_detector(detector: str, config: PipelineConfig | None = None, device: 
             raise HakeError(f"--detector: {name!r} finds no persons in a whole photo; only movenet_multipose can "
                             "be fused with the detector")
     return FusedDetector(det, people, weights=[1.0] + [PERSON_SOURCE_WEIGHT] * len(people),
-                         min_score=FUSION_MIN_SCORE, nms_iou=0.5)
+                         min_score=FUSION_MIN_SCORE, nms_iou=0.5, flip=flip)
 
 
 def build_pipeline(
@@ -244,6 +296,7 @@ def build_pipeline(
     pasta_name: str = DEFAULT_PASTA_MODEL,
     weights: Path | None = None,
     large_pose: str | None = LARGE_POSE,
+    perception: str = DEFAULT_PERCEPTION,
 ) -> Pipeline:
     """A :class:`Pipeline` with the chosen perception and PaSta models, all loaded through
     :func:`hake.zoo.create_model` on ``device``.
@@ -261,16 +314,19 @@ def build_pipeline(
         weights: a PaSta model's weight file, instead of ``pasta_name``.
         large_pose: with the fused detector and a single-person ``pose``, the pose model of large
             confident persons (:data:`LARGE_POSE`); None, or the same as ``pose``, gives every person
-            above :data:`SINGLE_POSE_MIN_SCORE` ``pose``.
+            above the preset's single-pose score ``pose``.
+        perception: the preset of :data:`PERCEPTIONS` (with the fused detector: mirrored photo or
+            not, pose routes; ``config`` None also takes its person threshold).
     """
-    cfg = config or PipelineConfig()
-    det = build_detector(detector, cfg, device=device, threads=threads)
+    preset = perception_preset(perception)
+    cfg = config or PipelineConfig(person_threshold=preset.person_threshold)
+    det = build_detector(detector, cfg, device=device, threads=threads, flip=preset.flip)
     est = create_model(pose, device=device, family="pose", threads=threads)
     if isinstance(det, FusedDetector) and not hasattr(est, "people"):
         large = None
         if large_pose is not None and str(large_pose).removeprefix("pose.") != str(pose).removeprefix("pose."):
             large = create_model(large_pose, device=device, family="pose", threads=threads)
-        est = FusedPose(est, det, single_min_score=SINGLE_POSE_MIN_SCORE, single_min_area=SINGLE_POSE_MIN_AREA,
-                        large=large, large_min_score=LARGE_POSE_MIN_SCORE, large_min_area=LARGE_POSE_MIN_AREA)
+        est = FusedPose(est, det, single_min_score=preset.single_min_score, single_min_area=preset.single_min_area,
+                        large=large, large_min_score=preset.large_min_score, large_min_area=preset.large_min_area)
     model = pasta_model if pasta_model is not None else load_pasta_model(pasta_name, weights, device)
     return Pipeline(det, est, model, cfg)

@@ -9,11 +9,11 @@ from pathlib import Path
 from typing import Any
 
 from hake import hub
-from hake.engine.infer.pipeline import PASTA_FAMILIES, PipelineConfig, build_pipeline, split_detector
+from hake.engine.infer.pipeline import PASTA_FAMILIES, PipelineConfig, build_pipeline, perception_preset, split_detector
 from hake.engine.infer.ray_runner import expand_manifests, run_pipeline_on_ray
 from hake.engine.infer.runner import Summary, collect_inputs, run_jobs
 from hake.errors import HakeError
-from hake.hub import DEFAULT_DETECTOR, DEFAULT_PASTA_MODEL, DEFAULT_POSE
+from hake.hub import DEFAULT_DETECTOR, DEFAULT_PASTA_MODEL, DEFAULT_PERCEPTION, DEFAULT_POSE
 
 
 @dataclass
@@ -28,6 +28,7 @@ class InferOptions:
     weights: Path | None = None
     detector: str = DEFAULT_DETECTOR
     pose: str = DEFAULT_POSE
+    perception: str = DEFAULT_PERCEPTION
     device: str = "cpu"
     threads: int = 1
     save_vis: bool = False
@@ -50,7 +51,8 @@ def pipeline_factory(opts: InferOptions) -> Callable[[], Any]:
         torch.set_num_threads(opts.threads)
         model = opts.pasta_factory() if opts.pasta_factory is not None else None
         return build_pipeline(model, detector=opts.detector, pose=opts.pose, config=opts.config, device=opts.device,
-                              threads=opts.threads, pasta_name=opts.pasta_model, weights=opts.weights)
+                              threads=opts.threads, pasta_name=opts.pasta_model, weights=opts.weights,
+                              perception=opts.perception)
 
     return make
 
@@ -104,6 +106,7 @@ def check_options(opts: InferOptions, out: Path) -> None:
     for source in sources:
         _check_model(source, ("pose",), "--detector", "person source")
     _check_model(opts.pose, ("pose",), "--pose", "pose model")
+    perception_preset(opts.perception)
     if opts.weights is not None:
         if not Path(opts.weights).is_file():
             raise HakeError(f"--weights: weight file not found: {opts.weights}")
