@@ -11,6 +11,7 @@ import pytest
 from conftest import REPO, shared_file
 from hake import hub, zoo
 from hake.errors import DataError, HakeError
+from hake.geometry.boxes import iou_matrix
 from hake.perception import (
     PERSON,
     Detector,
@@ -193,3 +194,27 @@ def test_an_onnx_file_of_another_kind_is_refused_naming_what_it_is() -> None:
     for cls, right in ((NanoDet, "detector.nanodet_m"), (MoveNetSingle, "pose.movenet_lightning"),
                        (MoveNetMultiPose, "pose.movenet_multipose")):
         cls(files[right])  # the shipped files pass the same check
+
+
+def test_a_nanodet_graph_with_a_free_input_size_runs_on_the_photo_s_rectangle(tmp_path, detector: NanoDet) -> None:
+    onnx = pytest.importorskip("onnx", reason="onnx (dev extra) edits the graph's declared input size")
+    from hake.perception.nanodet import NanoDet
+
+    graph = onnx.load(str(hub.weight_path("detector.nanodet_m")))
+    dims = graph.graph.input[0].type.tensor_type.shape.dim
+    dims[2].dim_param, dims[3].dim_param = "height", "width"  # the convolutions take any multiple of 32
+    free = tmp_path / "nanodet_free.onnx"
+    onnx.save(graph, str(free))
+    rect = NanoDet(free, score_threshold=0.35)
+    assert not rect.square and detector.square  # the shipped graph declares its 416 x 416 square
+    assert rect.input_shape(427, 640) == (288, 416) and rect.input_shape(640, 427) == (416, 288)
+    x, scale, ox, oy = rect.letterbox(np.full((427, 640, 3), 255, np.uint8))
+    assert x.shape == (1, 3, 288, 416) and (ox, oy) == (0.0, 5.0)  # 427 x 0.65 = 278 rows centred in 288
+    image = rgb("messi5.jpg")
+    square = {d.name: d for d in detector.detect(image)}
+    found = {d.name: d for d in rect.detect(image)}
+    # the same players and ball where the square input finds them: cells are decoded row by row
+    # over the rectangle's own width (a wrong column count would scatter the boxes)
+    for name in ("person", "sports_ball"):
+        iou = iou_matrix(np.array([square[name].box]), np.array([found[name].box]))[0, 0]
+        assert iou > 0.7, (name, square[name].box, found[name].box)

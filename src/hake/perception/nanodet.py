@@ -1,12 +1,16 @@
 """NanoDet-m (COCO-80) person and object detector run by onnxruntime.
 
-The graph takes a 1x3x416x416 float32 RGB image scaled to [0, 1]. The photo is scaled to fit with
-its aspect ratio kept and centred on black (on the sample photos this finds the ball and the
-players with higher scores than stretching it to the square). For each of the strides 8, 16 and 32
-the graph returns a class-score map (n*n, 80) and a box regression map (n*n, 44): 4 sides x 11 bins
-whose softmax-weighted bin index times the stride is the distance from the cell centre to that side
-(Generalized Focal Loss). Boxes are kept per class with non-maximum suppression and labelled with
-HICO object ids via ``vocab.coco80_to_hico``.
+The graph takes a 1x3xHxW float32 RGB image scaled to [0, 1]. The photo is scaled so that its long
+side is ``input_size`` (416) with its aspect ratio kept and centred on black (on the sample photos
+this finds the ball and the players with higher scores than stretching it): on a ``H`` x ``W``
+canvas of multiples of 32 (416 x 288 for a 3:2 photo) where the graph's input size is free, as in
+the shipped file, or on the graph's fixed square. The convolutions are the same either way; the
+rectangle skips the black rows (a third of a 3:2 photo's square) and its time (README "Real
+photos"). For each of the strides 8, 16 and 32 the graph returns a class-score map (h*w, 80) and a
+box regression map (h*w, 44) over the (H / stride) x (W / stride) cells, row by row: 4 sides x 11
+bins whose softmax-weighted bin index times the stride is the distance from the cell centre to that
+side (Generalized Focal Loss). Boxes are kept per class with non-maximum suppression and labelled
+with HICO object ids via ``vocab.coco80_to_hico``.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from hake.errors import HakeError
 from hake.perception.base import check_image
 from hake.perception.onnx_model import OnnxModel
 from hake.structures import DetectedObject
@@ -46,7 +51,10 @@ class NanoDet:
         max_detections: at most this many detections per image (highest scores first).
         person_threshold: minimum score of the person class if lower than ``score_threshold``
             (a fusion of person boxes keeps faint persons without decoding faint objects); None = the same.
-        threads: onnxruntime intra-op threads.
+        input_size: the long side of the model input in pixels, a multiple of 32 (a graph with a
+            fixed square input uses its own size).
+        square: pad the photo to the ``input_size`` square (always, for a graph with a fixed input);
+            False: only up to multiples of 32.
         device: ``"cpu"`` or ``"cuda"``.
     """
 
@@ -57,11 +65,21 @@ class NanoDet:
         nms_threshold: float = 0.5,
         max_detections: int = 100,
         person_threshold: float | None = None,
+        input_size: int = INPUT_SIZE,
+        square: bool = False,
         threads: int = 1,
         device: str = "cpu",
     ) -> None:
+        if input_size % 32 or input_size <= 0:
+            raise ValueError(f"input_size must be a positive multiple of 32, got {input_size}")
         self.model = OnnxModel(source, threads=threads, device=device)
-        self.model.expect("NanoDet detector", "tensor(float)", (3, 416, 416), (80,))
+        self.model.expect("NanoDet detector", "tensor(float)", (3, None, None), (80,))
+        fixed = [d for d in self.model.input.shape[2:] if isinstance(d, int)]
+        if len(fixed) == 2 and (fixed[0] != fixed[1] or fixed[0] % 32):
+            raise HakeError(f"{self.model.path}: a NanoDet graph with a fixed input must take a square of a "
+                            f"multiple of 32 pixels, not {fixed[0]}x{fixed[1]}")
+        self.input_size = fixed[0] if len(fixed) == 2 else int(input_size)
+        self.square = bool(square) or len(fixed) == 2
         self.score_threshold = float(score_threshold)
         self.nms_threshold = float(nms_threshold)
         self.max_detections = int(max_detections)
@@ -70,16 +88,27 @@ class NanoDet:
         self._to_hico = vocab.coco80_to_hico
         self._names = vocab.objects
 
-    def letterbox(self, image: np.ndarray) -> tuple[np.ndarray, float, float, float]:
-        """The 1x3x416x416 float32 model input: the photo scaled to fit (aspect kept), centred on black.
+    def input_shape(self, height: int, width: int) -> tuple[int, int]:
+        """(H, W) of the model input for a ``height`` x ``width`` photo: the square, or the photo scaled to
+        long side ``input_size`` and rounded up to multiples of 32."""
+        if self.square:
+            return self.input_size, self.input_size
+        scale = self.input_size / max(height, width)
+        h, w = max(1, round(height * scale)), max(1, round(width * scale))
+        return -(-h // 32) * 32, -(-w // 32) * 32
 
-        Returns the input, the scale and the x and y offsets of the photo in the 416x416 square.
+    def letterbox(self, image: np.ndarray) -> tuple[np.ndarray, float, float, float]:
+        """The 1x3xHxW float32 model input (:meth:`input_shape`): the photo scaled to fit (aspect kept),
+        centred on black.
+
+        Returns the input, the scale and the x and y offsets of the photo in the input.
         """
         h, w = image.shape[:2]
-        scale = INPUT_SIZE / max(h, w)
+        big_h, big_w = self.input_shape(h, w)
+        scale = self.input_size / max(h, w)
         nw, nh = max(1, round(w * scale)), max(1, round(h * scale))
-        ox, oy = (INPUT_SIZE - nw) // 2, (INPUT_SIZE - nh) // 2
-        canvas = np.zeros((INPUT_SIZE, INPUT_SIZE, 3), np.float32)
+        ox, oy = (big_w - nw) // 2, (big_h - nh) // 2
+        canvas = np.zeros((big_h, big_w, 3), np.float32)
         canvas[oy:oy + nh, ox:ox + nw] = cv2.resize(image, (nw, nh), interpolation=cv2.INTER_LINEAR)
         x = (canvas * (1.0 / 255.0)).transpose(2, 0, 1)[None]
         return np.ascontiguousarray(x), scale, float(ox), float(oy)
@@ -95,14 +124,14 @@ class NanoDet:
         by_shape = {o.shape[1:]: o[0] for o in outputs}
         boxes, scores, classes = [], [], []
         for stride in STRIDES:
-            n = INPUT_SIZE // stride
-            cls_map, reg_map = by_shape[(n * n, 80)], by_shape[(n * n, 4 * BINS)]
+            rows, cols = x.shape[2] // stride, x.shape[3] // stride
+            cls_map, reg_map = by_shape[(rows * cols, 80)], by_shape[(rows * cols, 4 * BINS)]
             cell, cls = np.nonzero(cls_map > self._thresholds)
             if cell.size == 0:
                 continue
             dist = _softmax_integral(reg_map[cell]) * stride
-            cx = (cell % n + 0.5) * stride
-            cy = (cell // n + 0.5) * stride
+            cx = (cell % cols + 0.5) * stride
+            cy = (cell // cols + 0.5) * stride
             b = np.stack([cx - dist[:, 0], cy - dist[:, 1], cx + dist[:, 2], cy + dist[:, 3]], axis=1)
             boxes.append(b)
             scores.append(cls_map[cell, cls])
