@@ -1,8 +1,8 @@
 """How much the perception parameters of ``hake infer`` were fitted to the photos they were chosen on.
 
-    python benchmarks/perception_split.py --images ../shared/data/coco-mini/train2017 \\
-        --instances ../shared/data/coco-mini/annotations/instances_train2017.json \\
-        --keypoints ../shared/data/coco-mini/annotations/person_keypoints_train2017.json [--json OUT]
+    python benchmarks/perception_split.py --images DATA/coco-mini/train2017 \\
+        --instances DATA/coco-mini/annotations/instances_train2017.json \\
+        --keypoints DATA/coco-mini/annotations/person_keypoints_train2017.json [--json OUT]
 
 Protocol (ours): every candidate of a small grid over the perception parameters (person threshold,
 the box area from which a person gets the single-person pose model, and the score / area from

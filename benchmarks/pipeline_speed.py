@@ -1,7 +1,7 @@
 """Per-stage latency of ``hake infer``'s pipeline on the sample photos and video, 1 thread.
 
     python benchmarks/pipeline_speed.py [--video PATH] [--frames 100] [--json OUT]
-    python benchmarks/pipeline_speed.py --images ../shared/data/coco-mini/train2017 --repeat 3 \
+    python benchmarks/pipeline_speed.py --images DATA/coco-mini/train2017 --repeat 3 \
         --compare nanodet_m:0.35 nanodet_m+movenet_multipose:0.1
 
 ``--compare DETECTOR:PERSON_THRESHOLD[:LARGE_POSE[:OBJECT_THRESHOLD[:PERCEPTION]]] ...`` times several

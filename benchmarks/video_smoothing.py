@@ -1,6 +1,6 @@
 """What temporal smoothing buys: per-track flicker of the top part state (and activity), raw vs smoothed.
 
-    hake infer ../shared/data/images/vtest.avi --out runs/vtest --max-frames 200
+    hake infer DATA/images/vtest.avi --out runs/vtest --max-frames 200
     python benchmarks/video_smoothing.py runs/vtest/vtest.jsonl [--tau 0.25 0.5 1.0] [--json OUT]
 
 Protocol (ours): the frames of one ``hake infer`` run (JSON Lines, raw per-frame values) are

@@ -99,9 +99,10 @@ def test_the_pipeline_refuses_a_model_that_cannot_predict_pasta() -> None:
 
 def test_shipped_files_name_no_machine_or_data_paths() -> None:
     """What ships in the package (manifest, model files, tables, and the README as its long description)
-    must not point at this checkout's data."""
+    must not point at this checkout's data; nor may the code, benchmarks and tools (they name ``DATA/``)."""
     shipped = [SRC / "manifest.json", *sorted((REPO / "models").glob("*.json")), *sorted(SRC.rglob("*.json")),
-               REPO / "README.md", REPO / "MODELS.md"]
+               REPO / "README.md", REPO / "MODELS.md", *sorted(SRC.rglob("*.py")),
+               *sorted((REPO / "benchmarks").glob("*.py")), *sorted((REPO / "tools").glob("*.py"))]
     for path in shipped:
         text = path.read_text(encoding="utf-8")
         for needle in ("../shared", "/work/", "/tmp/", "/home/", "/root/"):

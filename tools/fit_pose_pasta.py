@@ -1,8 +1,8 @@
 """Fit (and score) Pose-PaSta's few parameters on the labelled coco-mini train2017 photos.
 
-    python tools/fit_pose_pasta.py --data ../shared/data/coco-mini \
-        --hicodet ../shared/data/hake/annotations/hico-det-instance-level.tar.gz --out models/pose_pasta_coco_mini.json
-    python tools/fit_pose_pasta.py --data ../shared/data/coco-mini --score models/pose_pasta_coco_mini.json
+    python tools/fit_pose_pasta.py --data DATA/coco-mini \
+        --hicodet DATA/hake/annotations/hico-det-instance-level.tar.gz --out models/pose_pasta_coco_mini.json
+    python tools/fit_pose_pasta.py --data DATA/coco-mini --score models/pose_pasta_coco_mini.json
 
 Step 1 counts the verb ↔ part-state table P(state | verb) on the HAKE-HICO-DET instance labels
 (pairs merged as in :func:`hake.datasets.builders.gt_hake.instance_level_data`; ``no_interaction`` states
@@ -40,7 +40,6 @@ from hake.vocab import load as load_vocab  # noqa: E402
 
 SCORED = ("foot", "hip", "hand", "head")  # the groups the issue reports (others have < 3 labels)
 MIN_TABLE_P = 0.05
-HICODET = "../shared/data/hake/annotations/hico-det-instance-level.tar.gz"
 
 
 def verb_state_table(path: Path) -> dict[str, dict[str, float]]:
@@ -201,8 +200,10 @@ def cross_validate(scorer: Scorer, start: PoseParams, folds: int) -> tuple[dict[
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
-    ap.add_argument("--data", type=Path, default=Path("../shared/data/coco-mini"))
-    ap.add_argument("--hicodet", type=Path, default=Path(HICODET))
+    ap.add_argument("--data", type=Path, required=True, help="the coco-mini folder (train2017/, annotations/, "
+                    "hoi_labels_train2017.json)")
+    ap.add_argument("--hicodet", type=Path, help="HAKE-HICO-DET instance labels (hico-det-instance-level.tar.gz); "
+                    "needed to fit")
     ap.add_argument("--cache", type=Path, default=Path("runs/pose_pasta_cache"))
     ap.add_argument("--pose", default="movenet_lightning")
     ap.add_argument("--out", type=Path, help="write the fitted parameter file here")
@@ -223,6 +224,8 @@ def main(argv: list[str] | None = None) -> int:
         report["pose_pasta"] = scorer.score(load_pose_params(args.score))
         print(json.dumps(report, indent=1))
         return 0
+    if args.hicodet is None:
+        ap.error("--hicodet is needed to fit (only --score goes without it)")
     start = PoseParams(verb_states=verb_state_table(args.hicodet))
     start.contact["hand"] = CONTACT_FLOOR  # start on the design floors (the grid never goes below them)
     start.alone["hand"] = ALONE_HAND_FLOOR
