@@ -103,7 +103,7 @@ def test_video_answers_frames_and_segments(server) -> None:
 
 def test_models_health_and_offline_docs(server) -> None:
     models = httpx.get(server + "/v1/models").json()
-    assert {"pasta_model", "detector", "pose", "limits", "zoo"} <= set(models)
+    assert {"pasta_model", "detector", "pose", "limits", "zoo"} <= set(models) and models["perception"] == "balanced"
     docs = httpx.get(server + "/docs").text
     assert "cdn" not in docs.lower() and "https://" not in docs
     for ref in ("/static-offline-docs/swagger-ui.css", "/static-offline-docs/swagger-ui-bundle.js"):

@@ -114,7 +114,8 @@ def create_app(opts: ServeOptions | None = None) -> FastAPI:
         pipe = pool.first
         return {"pasta_model": str(opts.weights) if opts.weights else opts.pasta_model,
                 "pasta_class": type(pipe.pasta_model).__name__, "detector": opts.detector, "pose": opts.pose,
-                "device": opts.device, "zoo": {fam: hub.names(fam) for fam in PASTA_FAMILIES},
+                "perception": opts.perception, "device": opts.device,
+                "zoo": {fam: hub.names(fam) for fam in PASTA_FAMILIES},
                 "limits": {"max_upload_bytes": opts.max_upload_bytes, "max_pixels": opts.limits.max_pixels,
                            "max_video_frames": opts.limits.max_video_frames},
                 "defaults": vars(opts.config)}
