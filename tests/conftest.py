@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:  # numpy loads its BLAS threads when imported: after the thread settings below
+    import numpy as np
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("MKL_NUM_THREADS", "1")
@@ -44,6 +49,16 @@ def hake_instance_level() -> Path:
 @pytest.fixture
 def hicodet_test_gt() -> Path:
     return shared_file("hicodet", "instances_test2015.json")
+
+
+def large_gt_persons(image_id: int) -> np.ndarray:
+    """(K, 4) x1, y1, x2, y2 pixels of the COCO persons larger than 96² px of one committed coco-mini photo."""
+    import numpy as np
+
+    inst = json.loads((FIXTURES / "coco_mini" / "instances.json").read_text())
+    rows = [a["bbox"] for a in inst["annotations"]
+            if a["image_id"] == image_id and a["category_id"] == 1 and a["area"] > 96 ** 2]
+    return np.array([[x, y, x + w, y + h] for x, y, w, h in rows])
 
 
 def write_tar_gz(path: Path, members: dict[str, bytes]) -> Path:

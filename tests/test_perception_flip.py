@@ -11,7 +11,7 @@ import json
 import numpy as np
 import pytest
 
-from conftest import FIXTURES
+from conftest import FIXTURES, large_gt_persons
 from hake.engine.infer.pipeline import PERCEPTIONS, build_pipeline, person_threshold_for
 from hake.engine.infer.runner import read_image
 from hake.errors import HakeError
@@ -105,17 +105,10 @@ def test_presets_and_unknown_names() -> None:
     assert not build_pipeline().detector.flip
 
 
-def _large_gt_persons(image_id: int) -> np.ndarray:
-    inst = json.loads((MINI / "instances.json").read_text())
-    rows = [a["bbox"] for a in inst["annotations"]
-            if a["image_id"] == image_id and a["category_id"] == 1 and a["area"] > 96 ** 2]
-    return np.array([[x, y, x + w, y + h] for x, y, w, h in rows])
-
-
 @pytest.mark.parametrize("name,image_id", [("000000000790.jpg", 790), ("000000256353.jpg", 256353)])
 def test_accurate_finds_at_least_the_large_persons_balanced_finds(name: str, image_id: int) -> None:
     image = read_image(MINI / "train2017" / name)
-    gt = _large_gt_persons(image_id)
+    gt = large_gt_persons(image_id)
 
     def found(perception: str) -> int:
         persons = [p for p in build_pipeline(perception=perception)(image).persons]

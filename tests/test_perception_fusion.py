@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 import pytest
 
-from conftest import FIXTURES
+from conftest import FIXTURES, large_gt_persons
 from hake import zoo
 from hake.engine.infer.pipeline import PipelineConfig, build_detector, build_pipeline, split_detector
 from hake.engine.infer.runner import read_image
@@ -83,17 +81,10 @@ def test_detector_names_and_the_default_pipeline() -> None:
     assert pipe.detector.base.person_threshold <= 0.05
 
 
-def _gt_person_boxes(image_id: int) -> np.ndarray:
-    inst = json.loads((MINI / "instances.json").read_text())
-    rows = [a["bbox"] for a in inst["annotations"]
-            if a["image_id"] == image_id and a["category_id"] == 1 and a["area"] > 96 ** 2]
-    return np.array([[x, y, x + w, y + h] for x, y, w, h in rows])
-
-
 @pytest.mark.parametrize("name,image_id", [("000000000790.jpg", 790), ("000000256353.jpg", 256353)])
 def test_fusion_finds_at_least_the_large_persons_nanodet_finds(name: str, image_id: int) -> None:
     image = read_image(MINI / "train2017" / name)
-    gt = _gt_person_boxes(image_id)
+    gt = large_gt_persons(image_id)
     cfg = PipelineConfig()
 
     def found(detector: str) -> int:
