@@ -16,39 +16,30 @@ here. No published figure exists for this protocol.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
-from pathlib import Path
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
+from perception_split import load_photos, photo_arguments, seeded_halves  # noqa: E402  (this folder)
+
 KEYS = ("person_ap", "person_ar_large", "keypoint_ap")
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
-    parser.add_argument("--images", type=Path, required=True)
-    parser.add_argument("--instances", type=Path, required=True)
-    parser.add_argument("--keypoints", type=Path, required=True)
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--json", type=Path)
-    args = parser.parse_args()
+    args = photo_arguments(__doc__)
 
     import numpy as np
-    import torch
 
-    torch.set_num_threads(1)
     from hake.engine.bench.photo_metrics import perception_metrics
-    from hake.engine.bench.photos import coco_rows, load_photo_set
+    from hake.engine.bench.photos import coco_rows
     from hake.engine.infer.pipeline import PERCEPTIONS, build_pipeline
-    from hake.engine.infer.runner import read_image
 
-    photos = load_photo_set(args.images, args.instances, args.keypoints)
+    photos, images = load_photos(args)
     ids = photos.image_ids
     rows: dict[str, dict[int, tuple[list, list]]] = {}
     for name in PERCEPTIONS:
         pipe = build_pipeline(perception=name, pasta_name="spatial_pasta.hake_hicodet", threads=1)
-        rows[name] = {i: coco_rows(i, pipe(read_image(photos.file_of(i)))) for i in ids}
+        rows[name] = {i: coco_rows(i, pipe(images[i])) for i in ids}
         print(f"ran {name}", flush=True)
 
     def score(name: str, subset: list[int]) -> dict:
@@ -59,10 +50,7 @@ def main() -> None:
     names = list(PERCEPTIONS)
     report: dict = {"protocol": "fixed presets; all photos, and paired differences on seeded halves",
                     "all_photos": {n: {k: score(n, ids)[k] for k in KEYS} for n in names}, "halves": {}}
-    halves = []
-    for seed in args.seeds:
-        perm = np.random.default_rng(seed).permutation(len(ids))
-        halves += [sorted(ids[k] for k in perm[: len(ids) // 2]), sorted(ids[k] for k in perm[len(ids) // 2:])]
+    halves = [half for seed in args.seeds for half in seeded_halves(ids, seed)]
     per_half = {n: [score(n, h) for h in halves] for n in names}
     for n in names:
         for k in KEYS:

@@ -101,27 +101,48 @@ def run_candidate(pipe, images: dict, rows_of) -> tuple[dict, dict, dict]:
     return boxes, poses, {"pose_runs_per_photo": runs, "persons_per_photo": persons}
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def photo_arguments(doc: str | None) -> argparse.Namespace:
+    """The command line of the perception benchmarks: a COCO-format photo set, split seeds, JSON output."""
+    parser = argparse.ArgumentParser(description=(doc or "").split("\n\n")[0])
     parser.add_argument("--images", type=Path, required=True)
     parser.add_argument("--instances", type=Path, required=True)
     parser.add_argument("--keypoints", type=Path, required=True)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="seeds of the splits into halves")
     parser.add_argument("--json", type=Path)
-    args = parser.parse_args()
+    return parser.parse_args()
 
-    import numpy as np
+
+def load_photos(args: argparse.Namespace) -> tuple:
+    """(photo set, {image id: RGB image}) of ``args``, every photo decoded once; torch on one thread."""
     import torch
 
-    torch.set_num_threads(1)
-    from hake.engine.bench.photo_metrics import perception_metrics
-    from hake.engine.bench.photos import coco_rows, load_photo_set
-    from hake.engine.infer import pipeline as P
+    from hake.engine.bench.photos import load_photo_set
     from hake.engine.infer.runner import read_image
 
+    torch.set_num_threads(1)
     photos = load_photo_set(args.images, args.instances, args.keypoints)
+    return photos, {i: read_image(photos.file_of(i)) for i in photos.image_ids}
+
+
+def seeded_halves(ids: list[int], seed: int) -> list[list[int]]:
+    """The two halves (sorted image ids) of a seeded permutation of ``ids``."""
+    import numpy as np
+
+    perm = np.random.default_rng(seed).permutation(len(ids))
+    return [sorted(ids[k] for k in perm[: len(ids) // 2]), sorted(ids[k] for k in perm[len(ids) // 2:])]
+
+
+def main() -> None:
+    args = photo_arguments(__doc__)
+
+    import numpy as np
+
+    from hake.engine.bench.photo_metrics import perception_metrics
+    from hake.engine.bench.photos import coco_rows
+    from hake.engine.infer import pipeline as P
+
+    photos, images = load_photos(args)
     ids = photos.image_ids
-    images = {i: read_image(photos.file_of(i)) for i in ids}
     default = (P.hub.DEFAULT_PERSON_THRESHOLD, P.SINGLE_POSE_MIN_AREA, P.LARGE_POSE_MIN_SCORE, P.LARGE_POSE_MIN_AREA)
     grid = sorted(set(itertools.product((0.10, 0.12, 0.15), (32.0 ** 2, 40.0 ** 2, 48.0 ** 2),
                                         (0.3, 0.5), (150.0 ** 2, 250.0 ** 2, INF))) | {default})
@@ -163,8 +184,7 @@ def main() -> None:
     report["chosen_on_all"] = {**dict(zip(name, on_all)), **score(on_all, ids)}
     labels = ("chosen_on_other_half", "default_on_other_half", "baseline_on_other_half")
     for seed in args.seeds:
-        perm = np.random.default_rng(seed).permutation(len(ids))
-        halves = [sorted(ids[k] for k in perm[: len(ids) // 2]), sorted(ids[k] for k in perm[len(ids) // 2:])]
+        halves = seeded_halves(ids, seed)
         for k in (0, 1):
             pick, other = halves[k], halves[1 - k]
             chosen = choose(pick)

@@ -81,9 +81,7 @@ def compare(setups: list[str], photos: list, repeat: int, pose: str, pasta_model
         large, _, rest = rest.partition(":")
         obj, _, perception = rest.partition(":")
         perception = perception or "balanced"
-        cfg = PipelineConfig(person_threshold=person_threshold_for(None, perception))
-        if thr:
-            cfg.person_threshold = float(thr)
+        cfg = PipelineConfig(person_threshold=person_threshold_for(float(thr) if thr else None, perception))
         if obj:
             cfg.object_threshold = float(obj)
         extra = {"large_pose": None if large.lower() == "none" else large} if large else {}

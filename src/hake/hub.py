@@ -51,6 +51,8 @@ DEFAULT_POSE = "movenet_lightning"
 #: The default perception preset (``hake.engine.infer.pipeline.PERCEPTIONS``): ``balanced`` keeps
 #: within 1.6x the time of NanoDet-m + Lightning; ``accurate`` finds more persons and better poses.
 DEFAULT_PERCEPTION = "balanced"
+#: Minimum fused person score of the ``accurate`` preset (mirrored photo: scores are means of two views).
+ACCURATE_PERSON_THRESHOLD = 0.10
 DEFAULT_PASTA_MODEL = "pose_pasta.coco_mini"
 #: The layout-only PaSta model (Spatial-PaSta), also the layout prior of Pose-PaSta.
 DEFAULT_LAYOUT_MODEL = "spatial_pasta.hake_hicodet"

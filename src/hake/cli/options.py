@@ -9,6 +9,7 @@ from __future__ import annotations
 import typer
 
 from hake.hub import (
+    ACCURATE_PERSON_THRESHOLD,
     DEFAULT_DETECTOR,
     DEFAULT_OBJECT_THRESHOLD,
     DEFAULT_PASTA_MODEL,
@@ -26,7 +27,7 @@ DEVICE = typer.Option("cpu", "--device", help="cpu, cuda or cuda:N (GPU N).")
 THREADS = typer.Option(1, "--threads", min=1, help="CPU threads for the models.")
 PERSON_THRESHOLD = typer.Option(None, "--person-threshold", min=0.0, max=1.0, show_default=False,
                                 help=f"Minimum person score (fused scale with the default detector); default "
-                                f"{DEFAULT_PERSON_THRESHOLD}, 0.1 with --perception accurate.")
+                                f"{DEFAULT_PERSON_THRESHOLD}, {ACCURATE_PERSON_THRESHOLD} with --perception accurate.")
 PERCEPTION = typer.Option(DEFAULT_PERCEPTION, "--perception",
                           help="balanced, or accurate: persons also sought on the mirrored photo and more "
                           "persons get a crop pose model (about 2x the time; README: Real photos).")

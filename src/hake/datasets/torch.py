@@ -30,12 +30,9 @@ from hake.datasets.io import read_image
 from hake.datasets.keypoint_cache import KeypointCache
 from hake.errors import DataError
 from hake.geometry.boxes import iou_matrix
+from hake.geometry.mirror import mirror_boxes, mirror_keypoints
 from hake.vocab import load
-from hake.vocab.coco import FLIP
 from hake.vocab.core import NO_INTERACTION_VERB
-
-#: COCO-17 index of each keypoint's mirror image (left <-> right).
-FLIP_KEYPOINTS = list(FLIP)
 
 
 @dataclass
@@ -196,10 +193,8 @@ class InstanceDataset(Dataset):
             if rng.random() < aug.flip:
                 pix = pix[:, ::-1]
                 for key in ("boxes_h", "boxes_o"):
-                    b = t[key].copy()
-                    t[key] = np.stack([w - b[:, 2], b[:, 1], w - b[:, 0], b[:, 3]], 1)
-                kps = kps[:, FLIP_KEYPOINTS]
-                kps[..., 0] = np.where(kps[..., 2] > 0, w - kps[..., 0], 0)
+                    t[key] = mirror_boxes(t[key], w).astype(t[key].dtype)
+                kps = mirror_keypoints(kps, w)
             c, b = rng.uniform(1 - aug.brightness, 1 + aug.brightness, 2)
             pix = np.clip((pix - pix.mean()) * c + pix.mean() * b, 0, 1).astype(np.float32)
         pb = np.asarray(part_boxes(kps, t["boxes_h"], (w, h)), np.float32).reshape(-1, 10, 4)

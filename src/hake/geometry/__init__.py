@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from hake.geometry.mirror import mirror_boxes, mirror_keypoints
 from hake.geometry.parts import (
     COCO_TO_MPII,
     FALLBACK_GROUPS,
@@ -31,5 +32,5 @@ def part_boxes_torch(keypoints: Any, person_boxes: Any, image_size: tuple[int, i
 
 __all__ = [
     "COCO_LIMBS", "COCO_TO_MPII", "FALLBACK_GROUPS", "JOINT_THRESHOLD", "PART_CENTRES", "PART_SIZES",
-    "mpii16", "part_boxes", "part_boxes_torch", "pose_map",
+    "mirror_boxes", "mirror_keypoints", "mpii16", "part_boxes", "part_boxes_torch", "pose_map",
 ]

@@ -54,6 +54,17 @@ def check_image(image: np.ndarray, source: str | None = None) -> np.ndarray:
     return image
 
 
+def fit_long_side(height: int, width: int, size: int, square: bool = False) -> tuple[int, int, int, int]:
+    """Model input for a ``height`` x ``width`` photo scaled so that its long side is ``size`` pixels:
+    (input H, input W, scaled photo h, scaled photo w). The input is the ``size`` square with
+    ``square``, else the scaled photo rounded up to multiples of 32 (what strided networks take)."""
+    scale = size / max(height, width)
+    h, w = max(1, round(height * scale)), max(1, round(width * scale))
+    if square:
+        return size, size, h, w
+    return -(-h // 32) * 32, -(-w // 32) * 32, h, w
+
+
 def check_boxes(boxes: np.ndarray) -> np.ndarray:
     """Return ``boxes`` as an (N, 4) float32 array; raise :class:`DataError` for another shape."""
     arr = np.asarray(boxes, dtype=np.float32)

@@ -34,9 +34,9 @@ from typing import Any, Protocol
 import numpy as np
 
 from hake.geometry.boxes import iou_matrix
+from hake.geometry.mirror import mirror_boxes, mirror_keypoints
 from hake.perception.base import PERSON, Detector, PoseEstimator, check_boxes, check_image
 from hake.structures import DetectedObject
-from hake.vocab.coco import FLIP
 
 
 class PersonSource(Protocol):
@@ -113,17 +113,10 @@ People = tuple[np.ndarray, np.ndarray, np.ndarray]
 
 
 def mirror_people(people: People, width: int) -> People:
-    """Persons found on the horizontally mirrored photo, in the coordinates of the photo itself.
-
-    ``x -> width - x`` for box corners and joints (continuous pixel coordinates), x1 and x2 swapped,
-    and left and right joints exchanged (:data:`hake.vocab.coco.FLIP`); scores unchanged.
-    """
+    """Persons found on the horizontally mirrored photo, in the coordinates of the photo itself
+    (:mod:`hake.geometry.mirror`); scores unchanged."""
     boxes, scores, keypoints = people
-    boxes = np.asarray(boxes, np.float32).reshape(-1, 4)
-    out_b = np.stack([width - boxes[:, 2], boxes[:, 1], width - boxes[:, 0], boxes[:, 3]], axis=1)
-    kp = np.asarray(keypoints, np.float32).reshape(-1, 17, 3)[:, list(FLIP)].copy()
-    kp[..., 0] = np.where(kp[..., 2] > 0, width - kp[..., 0], kp[..., 0])
-    return out_b.astype(np.float32), np.asarray(scores, np.float32).reshape(-1), kp
+    return mirror_boxes(boxes, width), np.asarray(scores, np.float32).reshape(-1), mirror_keypoints(keypoints, width)
 
 
 def flip_averaged(direct: People, mirrored: People, fuse_iou: float = 0.55) -> People:

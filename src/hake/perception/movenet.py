@@ -21,7 +21,7 @@ from scipy.optimize import linear_sum_assignment
 
 from hake.geometry.boxes import iou_matrix
 from hake.hub import DEFAULT_POSE
-from hake.perception.base import check_boxes, check_image
+from hake.perception.base import check_boxes, check_image, fit_long_side
 from hake.perception.onnx_model import OnnxModel
 
 CROP_SCALE = 1.25
@@ -102,11 +102,7 @@ class MoveNetMultiPose:
         The photo is scaled by ``input_size / max(height, width)`` to (h, w) and padded at the right and
         bottom to (H, W): multiples of 32, or ``input_size`` x ``input_size`` with ``square``.
         """
-        scale = self.size / max(height, width)
-        h, w = max(1, round(height * scale)), max(1, round(width * scale))
-        if self.square:
-            return self.size, self.size, h, w
-        return -(-h // 32) * 32, -(-w // 32) * 32, h, w
+        return fit_long_side(height, width, self.size, self.square)
 
     def people(self, image: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """All six MultiPose slots: boxes (6, 4) pixels, scores (6,), keypoints (6, 17, 3) pixels."""

@@ -2,15 +2,15 @@
 
 The graph takes a 1x3xHxW float32 RGB image scaled to [0, 1]. The photo is scaled so that its long
 side is ``input_size`` (416) with its aspect ratio kept and centred on black (on the sample photos
-this finds the ball and the players with higher scores than stretching it): on a ``H`` x ``W``
-canvas of multiples of 32 (416 x 288 for a 3:2 photo) where the graph's input size is free, as in
-the shipped file, or on the graph's fixed square. The convolutions are the same either way; the
-rectangle skips the black rows (a third of a 3:2 photo's square) and its time (README "Real
-photos"). For each of the strides 8, 16 and 32 the graph returns a class-score map (h*w, 80) and a
-box regression map (h*w, 44) over the (H / stride) x (W / stride) cells, row by row: 4 sides x 11
-bins whose softmax-weighted bin index times the stride is the distance from the cell centre to that
-side (Generalized Focal Loss). Boxes are kept per class with non-maximum suppression and labelled
-with HICO object ids via ``vocab.coco80_to_hico``.
+this finds the ball and the players with higher scores than stretching it to the square): on the
+graph's fixed square, as the shipped file declares, or, for a graph whose input size is free, on a
+canvas of multiples of 32 (416 x 288 for a 3:2 photo: it skips the black rows and their time, but
+scored lower on the coco-mini photos, README "Real photos"). For each of the strides 8, 16 and 32
+the graph returns a class-score map (h*w, 80) and a box regression map (h*w, 44) over the (H /
+stride) x (W / stride) cells, row by row: 4 sides x 11 bins whose softmax-weighted bin index times
+the stride is the distance from the cell centre to that side (Generalized Focal Loss). Boxes are
+kept per class with non-maximum suppression and labelled with HICO object ids via
+``vocab.coco80_to_hico``.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import cv2
 import numpy as np
 
 from hake.errors import HakeError
-from hake.perception.base import check_image
+from hake.perception.base import check_image, fit_long_side
 from hake.perception.onnx_model import OnnxModel
 from hake.structures import DetectedObject
 from hake.vocab import load as load_vocab
@@ -55,6 +55,7 @@ class NanoDet:
             fixed square input uses its own size).
         square: pad the photo to the ``input_size`` square (always, for a graph with a fixed input);
             False: only up to multiples of 32.
+        threads: onnxruntime intra-op threads.
         device: ``"cpu"`` or ``"cuda"``.
     """
 
@@ -89,13 +90,8 @@ class NanoDet:
         self._names = vocab.objects
 
     def input_shape(self, height: int, width: int) -> tuple[int, int]:
-        """(H, W) of the model input for a ``height`` x ``width`` photo: the square, or the photo scaled to
-        long side ``input_size`` and rounded up to multiples of 32."""
-        if self.square:
-            return self.input_size, self.input_size
-        scale = self.input_size / max(height, width)
-        h, w = max(1, round(height * scale)), max(1, round(width * scale))
-        return -(-h // 32) * 32, -(-w // 32) * 32
+        """(H, W) of the model input for a ``height`` x ``width`` photo (:func:`.base.fit_long_side`)."""
+        return fit_long_side(height, width, self.input_size, self.square)[:2]
 
     def letterbox(self, image: np.ndarray) -> tuple[np.ndarray, float, float, float]:
         """The 1x3xHxW float32 model input (:meth:`input_shape`): the photo scaled to fit (aspect kept),
@@ -104,9 +100,8 @@ class NanoDet:
         Returns the input, the scale and the x and y offsets of the photo in the input.
         """
         h, w = image.shape[:2]
-        big_h, big_w = self.input_shape(h, w)
+        big_h, big_w, nh, nw = fit_long_side(h, w, self.input_size, self.square)
         scale = self.input_size / max(h, w)
-        nw, nh = max(1, round(w * scale)), max(1, round(h * scale))
         ox, oy = (big_w - nw) // 2, (big_h - nh) // 2
         canvas = np.zeros((big_h, big_w, 3), np.float32)
         canvas[oy:oy + nh, ox:ox + nw] = cv2.resize(image, (nw, nh), interpolation=cv2.INTER_LINEAR)

@@ -27,6 +27,7 @@ from hake.errors import HakeError
 from hake.geometry import part_boxes
 from hake.geometry.boxes import iou_matrix
 from hake.hub import (
+    ACCURATE_PERSON_THRESHOLD,
     DEFAULT_DETECTOR,
     DEFAULT_OBJECT_THRESHOLD,
     DEFAULT_PASTA_MODEL,
@@ -83,7 +84,7 @@ class Perception:
 PERCEPTIONS: dict[str, Perception] = {
     "balanced": Perception(DEFAULT_PERSON_THRESHOLD, False, SINGLE_POSE_MIN_SCORE, SINGLE_POSE_MIN_AREA,
                            LARGE_POSE_MIN_SCORE, LARGE_POSE_MIN_AREA),
-    "accurate": Perception(0.10, True, SINGLE_POSE_MIN_SCORE, 32.0 ** 2, 0.3, 150.0 ** 2),
+    "accurate": Perception(ACCURATE_PERSON_THRESHOLD, True, SINGLE_POSE_MIN_SCORE, 32.0 ** 2, 0.3, 150.0 ** 2),
 }
 
 

@@ -21,6 +21,8 @@ class InferOptions:
     """Everything ``hake infer`` takes besides inputs and output folder (see its ``--help``).
 
     ``pasta_factory`` builds a ready PaSta model (e.g. an ONNX export) instead of ``pasta_model``/``weights``.
+    ``config.person_threshold`` is used as given with any ``perception``; ``hake infer`` passes the
+    preset's when none is asked for (:func:`~hake.engine.infer.pipeline.person_threshold_for`).
     """
 
     config: PipelineConfig = field(default_factory=PipelineConfig)
